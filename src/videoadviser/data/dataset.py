@@ -1,0 +1,72 @@
+"""Load a sentiment dataset from any supported source into clip records with a video report."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from videoadviser.data.mmsa_pickle import read_processed_pickle
+from videoadviser.data.mmsa_raw import read_label_csv
+from videoadviser.data.records import SPLITS, ClipRecord
+from videoadviser.data.videos import VideoReport, apply_video_policy
+from videoadviser.errors import DataError
+
+
+@dataclass
+class SentimentDataset:
+    """Clip records of every split, with where they came from and what the video check found."""
+
+    records: list[ClipRecord]
+    source: str
+    video_report: VideoReport
+
+    def split(self, name: str) -> list[ClipRecord]:
+        """The records of one split, in source order."""
+        if name not in SPLITS:
+            raise ValueError(f"split {name!r} is not one of {', '.join(SPLITS)}")
+        return [r for r in self.records if r.split == name]
+
+    def summary(self) -> dict[str, object]:
+        counts = Counter(r.split for r in self.records)
+        return {
+            "source": self.source,
+            "clips": len(self.records),
+            "splits": {s: counts.get(s, 0) for s in SPLITS},
+            "with_video": sum(r.has_video for r in self.records),
+            "videos": self.video_report.as_dict(),
+        }
+
+
+def load_dataset(
+    path: str | Path,
+    video_policy: str = "error",
+    raw_root: str | Path | None = None,
+    progress: bool = True,
+) -> SentimentDataset:
+    """Load a dataset and apply the video policy.
+
+    Args:
+        path: an MMSA raw-layout folder (``label.csv`` + ``Raw/``), or an MMSA processed pickle.
+        video_policy: ``error`` | ``skip`` | ``blank`` (see :mod:`videoadviser.data.videos`).
+        raw_root: for a pickle, the raw-layout folder holding its videos (default: the pickle's
+            folder if it has a ``Raw/`` subfolder, else no videos).
+        progress: show a progress bar while checking videos.
+    """
+    path = Path(path)
+    if path.is_dir():
+        records = read_label_csv(path)
+    elif path.suffix == ".pkl" and path.is_file():
+        if raw_root is None and (path.parent / "Raw").is_dir():
+            raw_root = path.parent
+        records = read_processed_pickle(path, raw_root=raw_root)
+    else:
+        raise DataError(
+            f"{path}: not a dataset; give an MMSA raw-layout folder (label.csv + Raw/) or an "
+            "MMSA processed .pkl file"
+        )
+    records, report = apply_video_policy(records, video_policy, progress=progress)
+    empty = [s for s in SPLITS if not any(r.split == s for r in records)]
+    if empty:
+        raise DataError(f"{path}: split(s) {', '.join(empty)} have no clips")
+    return SentimentDataset(records=records, source=str(path), video_report=report)

@@ -1,0 +1,107 @@
+"""Reader for the MMSA raw layout (CMU-MOSI, CMU-MOSEI, CH-SIMS).
+
+::
+
+    ROOT/label.csv                       video_id,clip_id,text,label,annotation,mode[,label_T,...]
+    ROOT/Raw/<video_id>/<clip_id>.mp4
+
+``mode`` is the split (train / valid / test). Every bad row is reported in one error that names
+the file and the CSV line.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from videoadviser.data.records import (
+    SPLITS,
+    ClipRecord,
+    check_unique_ids,
+    join_problems,
+    parse_label,
+)
+from videoadviser.errors import DataError
+
+LABEL_FILE = "label.csv"
+REQUIRED_COLUMNS: tuple[str, ...] = ("video_id", "clip_id", "text", "label", "mode")
+
+
+def raw_video_path(root: str | Path, video_id: str, clip_id: str) -> Path:
+    """Where the MMSA raw layout keeps a clip: ``ROOT/Raw/<video_id>/<clip_id>.mp4``."""
+    return Path(root) / "Raw" / video_id / f"{clip_id}.mp4"
+
+
+def read_label_csv(root: str | Path) -> list[ClipRecord]:
+    """Read ``ROOT/label.csv`` into clip records, in file order.
+
+    Every record gets ``video_path`` set to where its mp4 should be; whether it exists and
+    decodes is the video policy's business (:mod:`videoadviser.data.videos`).
+
+    Raises:
+        DataError: the file is missing, lacks a required column, or has rows with a bad label,
+            an unknown split, empty ids or text, or duplicate ``video_id$_$clip_id`` keys.
+    """
+    root = Path(root)
+    path = root / LABEL_FILE
+    if not path.is_file():
+        raise DataError(
+            f"{path}: no label file; a dataset folder in the MMSA raw layout holds label.csv "
+            "and Raw/<video_id>/<clip_id>.mp4 (try `videoadviser data make-demo DIR`)"
+        )
+    with open(path, newline="", encoding="utf-8-sig") as handle:
+        reader = csv.DictReader(handle)
+        columns = reader.fieldnames or []
+        missing = [c for c in REQUIRED_COLUMNS if c not in columns]
+        if missing:
+            raise DataError(
+                f"{path}: missing column(s) {', '.join(missing)}; "
+                f"found {', '.join(columns) or 'none'}. "
+                f"label.csv needs {', '.join(REQUIRED_COLUMNS)}"
+            )
+        records: list[ClipRecord] = []
+        wheres: list[str] = []
+        problems: list[str] = []
+        for row in reader:
+            where = f"{path}:{reader.line_num}"
+            try:
+                records.append(_row_to_record(row, root, where, columns))
+                wheres.append(where)
+            except DataError as error:
+                problems.append(str(error))
+    if problems:
+        raise DataError(join_problems(f"bad rows in {path}", problems))
+    if not records:
+        raise DataError(f"{path}: no data rows")
+    check_unique_ids(records, wheres)
+    return records
+
+
+def _row_to_record(
+    row: dict[str, str | None], root: Path, where: str, columns: list[str]
+) -> ClipRecord:
+    if None in row or any(row.get(c) is None for c in REQUIRED_COLUMNS):
+        raise DataError(
+            f"{where}: expected {len(columns)} fields; check quoting of the text column"
+        )
+    video_id = (row["video_id"] or "").strip()
+    clip_id = (row["clip_id"] or "").strip()
+    text = (row["text"] or "").strip()
+    split = (row["mode"] or "").strip()
+    if not video_id or not clip_id:
+        raise DataError(f"{where}: empty video_id or clip_id")
+    if not text:
+        raise DataError(f"{where}: empty text; every clip needs its transcript")
+    if split not in SPLITS:
+        raise DataError(f"{where}: mode {split!r} is not one of {', '.join(SPLITS)}")
+    label = parse_label(row["label"], where)
+    extra = {k: v for k, v in row.items() if k not in REQUIRED_COLUMNS and k is not None and v}
+    return ClipRecord(
+        video_id=video_id,
+        clip_id=clip_id,
+        text=text,
+        label=label,
+        split=split,
+        video_path=str(raw_video_path(root, video_id, clip_id)),
+        extra=extra,
+    )

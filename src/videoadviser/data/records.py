@@ -1,0 +1,81 @@
+"""The clip record every reader produces, and the label checks every reader shares."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from videoadviser.errors import DataError
+
+SPLITS: tuple[str, ...] = ("train", "valid", "test")
+LABEL_MIN, LABEL_MAX = -3.0, 3.0
+ID_SEPARATOR = "$_$"  # MMSA's join of video_id and clip_id in processed pickles
+
+
+@dataclass
+class ClipRecord:
+    """One utterance clip: its ids, transcript, label and where its video lives.
+
+    ``video_path`` is ``None`` for a clip with no usable video (``blank`` policy); the teacher
+    then sees the transcript only, through its modality mask.
+    """
+
+    video_id: str
+    clip_id: str
+    text: str
+    label: float
+    split: str
+    video_path: str | None = None
+    extra: dict[str, float | str] = field(default_factory=dict)
+
+    @property
+    def uid(self) -> str:
+        """MMSA's clip key ``video_id$_$clip_id``."""
+        return f"{self.video_id}{ID_SEPARATOR}{self.clip_id}"
+
+    @property
+    def has_video(self) -> bool:
+        return self.video_path is not None
+
+
+def parse_label(raw: object, where: str, column: str = "label") -> float:
+    """Parse one sentiment label, or raise a :class:`DataError` naming ``where`` and the fix."""
+    try:
+        value = float(raw)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise DataError(
+            f"{where}: {column} {raw!r} is not a number; labels must be numbers in "
+            f"[{LABEL_MIN:g}, {LABEL_MAX:g}]"
+        ) from None
+    if math.isnan(value):
+        raise DataError(
+            f"{where}: {column} is NaN; give every clip a numeric label or drop the row"
+        )
+    if not LABEL_MIN <= value <= LABEL_MAX:
+        raise DataError(
+            f"{where}: {column} {value:g} is outside [{LABEL_MIN:g}, {LABEL_MAX:g}]; "
+            "MOSI/MOSEI sentiment scores lie in that range"
+        )
+    return value
+
+
+def check_unique_ids(records: list[ClipRecord], wheres: list[str]) -> None:
+    """Raise a :class:`DataError` listing every clip key that occurs more than once."""
+    first_seen: dict[str, str] = {}
+    problems: list[str] = []
+    for record, where in zip(records, wheres, strict=True):
+        if record.uid in first_seen:
+            problems.append(
+                f"{where}: duplicate clip {record.uid!r} (first at {first_seen[record.uid]})"
+            )
+        else:
+            first_seen[record.uid] = where
+    if problems:
+        raise DataError(join_problems("duplicate clip ids", problems))
+
+
+def join_problems(title: str, problems: list[str], limit: int = 20) -> str:
+    """One message for many problems: a count, then up to ``limit`` of them, one per line."""
+    shown = problems[:limit]
+    more = f"\n  ... and {len(problems) - limit} more" if len(problems) > limit else ""
+    return f"{len(problems)} {title}:\n  " + "\n  ".join(shown) + more

