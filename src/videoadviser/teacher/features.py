@@ -1,0 +1,144 @@
+"""Disk cache of frozen-vision-tower features, keyed by the weights and the frame sampling.
+
+With a frozen vision tower, each clip's frame embeddings ``(T, E)`` and frame-averaged patch
+tokens ``(P, E)`` never change, so they are computed once and stored in
+``<cache_dir>/features/<key>.safetensors``. The key hashes the vision weights themselves (so
+any checkpoint, hub id or folder, is keyed by what it is) and the sampling parameters; each
+clip's entry also records its video file's size and modification time, so an edited video is
+recomputed. Later epochs and later runs read the cache and skip decoding entirely.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors import safe_open
+from safetensors.torch import save
+from tqdm.auto import tqdm
+
+from videoadviser.data.clips import decode_records
+from videoadviser.data.frames import FrameSampling
+from videoadviser.data.records import ClipRecord
+from videoadviser.utils.io import write_bytes
+
+
+def vision_fingerprint(modules: list[torch.nn.Module]) -> str:
+    """SHA-256 over the names and bytes of every parameter/buffer of ``modules``."""
+    digest = hashlib.sha256()
+    for module in modules:
+        for name, tensor in sorted(module.state_dict().items()):
+            digest.update(name.encode())
+            digest.update(tensor.detach().to("cpu", torch.float32).contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def cache_key(fingerprint: str, sampling: FrameSampling) -> str:
+    payload = json.dumps(
+        {"weights": fingerprint, "sampling": sampling.__dict__}, sort_keys=True, default=list
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()[:24]
+
+
+def file_stamp(path: str) -> str:
+    stat = Path(path).stat()
+    return f"{stat.st_size}-{stat.st_mtime_ns}"
+
+
+def cached_frame_features(
+    records: list[ClipRecord],
+    encode: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]],
+    fingerprint: str,
+    sampling: FrameSampling,
+    cache_dir: str | Path,
+    video_policy: str = "error",
+    batch_size: int = 16,
+    progress: bool = True,
+) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
+    """Frame and patch features of every record, from the cache where possible.
+
+    Args:
+        records: the clips.
+        encode: pixels ``(B, T, 3, S, S)`` -> ``(B, T, E)``, ``(B, P, E)`` (the frozen tower).
+        fingerprint: :func:`vision_fingerprint` of that tower.
+        sampling: frame sampling (part of the key).
+        cache_dir: root cache folder.
+
+    Returns:
+        frame features ``(N, T, E)``, patch features ``(N, P, E)`` (float32, zeros where there
+        is no video) and has_video ``(N,)``.
+    """
+    path = Path(cache_dir) / "features" / f"{cache_key(fingerprint, sampling)}.safetensors"
+    cached = _read(path)
+    stamps = {
+        i: file_stamp(r.video_path)
+        for i, r in enumerate(records)
+        if r.video_path and Path(r.video_path).is_file()
+    }
+    missing = [
+        i for i, r in enumerate(records) if r.video_path and (r.uid, stamps.get(i)) not in cached
+    ]
+    if missing:
+        subset = [records[i] for i in missing]
+        frames, ok = decode_records(
+            subset, sampling.num_frames, sampling.image_size, video_policy, progress=progress
+        )
+        mean = torch.tensor(sampling.mean).view(1, 1, 3, 1, 1)
+        std = torch.tensor(sampling.std).view(1, 1, 3, 1, 1)
+        with torch.no_grad():
+            for start in tqdm(
+                range(0, len(subset), batch_size), desc="vision features", disable=not progress
+            ):
+                stop = min(start + batch_size, len(subset))
+                if not ok[start:stop].any():
+                    continue
+                pixels = torch.from_numpy(frames[start:stop]).permute(0, 1, 4, 2, 3).float() / 255.0
+                f, p = encode((pixels - mean) / std)
+                for j in range(start, stop):
+                    if ok[j]:
+                        i = missing[j]
+                        cached[(records[i].uid, stamps.get(i))] = (
+                            f[j - start].float().cpu(),
+                            p[j - start].float().cpu(),
+                        )
+        _write(path, cached)
+    return _assemble(records, stamps, cached)
+
+
+def _assemble(records, stamps, cached):  # type: ignore[no-untyped-def]
+    example = next(iter(cached.values()), None)
+    n = len(records)
+    if example is None:
+        raise ValueError("no clip has a usable video; cannot build video features")
+    frames = torch.zeros((n, *example[0].shape))
+    patches = torch.zeros((n, *example[1].shape))
+    has_video = np.zeros(n, dtype=bool)
+    for i, record in enumerate(records):
+        entry = cached.get((record.uid, stamps.get(i))) if record.video_path else None
+        if entry is not None:
+            frames[i], patches[i] = entry
+            has_video[i] = True
+    return frames, patches, has_video
+
+
+def _read(path: Path) -> dict[tuple[str, str | None], tuple[torch.Tensor, torch.Tensor]]:
+    if not path.is_file():
+        return {}
+    with safe_open(str(path), framework="pt") as handle:
+        keys = json.loads(handle.metadata()["entries"])
+        frames, patches = handle.get_tensor("frames"), handle.get_tensor("patches")
+    return {(uid, stamp): (frames[i], patches[i]) for i, (uid, stamp) in enumerate(keys)}
+
+
+def _write(
+    path: Path, cached: dict[tuple[str, str | None], tuple[torch.Tensor, torch.Tensor]]
+) -> None:
+    keys = list(cached)
+    frames = torch.stack([cached[k][0] for k in keys]).contiguous()
+    patches = torch.stack([cached[k][1] for k in keys]).contiguous()
+    data = save({"frames": frames, "patches": patches}, metadata={"entries": json.dumps(keys)})
+    write_bytes(path, data)

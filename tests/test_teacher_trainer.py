@@ -1,0 +1,141 @@
+"""Teacher training for real on tiny data: loss falls, checkpoints round-trip, cache, resume."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import videoadviser.teacher.features as features
+from videoadviser.config import Recipe
+from videoadviser.data.dataset import load_dataset
+from videoadviser.teacher.clip_checkpoint import build_random_clip
+from videoadviser.teacher.trainer import (
+    build_teacher,
+    frame_sampling,
+    load_teacher,
+    predict_teacher,
+    prepare_inputs,
+    run_teacher,
+    save_teacher,
+    train_teacher,
+)
+from videoadviser.utils.io import read_json
+
+
+def test_training_lowers_the_loss_and_writes_outputs(tiny_recipe: Recipe, tmp_path: Path) -> None:
+    tiny_recipe.teacher.epochs = 6
+    dataset = load_dataset(tiny_recipe.data.path, progress=False)
+    result = train_teacher(tiny_recipe, dataset, tmp_path / "teacher", progress=False)
+    losses = [h["train_loss"] for h in result["history"]]
+    assert len(losses) == 6
+    assert losses[-1] < losses[0] * 0.9
+    assert set(read_json(tmp_path / "teacher" / "metrics.json")) == {"train", "valid", "test"}
+    assert (tmp_path / "teacher" / "best" / "model.safetensors").is_file()
+    best = result["best_epoch"]
+    valid_maes = [h["valid_mae"] for h in result["history"]]
+    assert valid_maes[best - 1] == min(valid_maes)  # selected on validation only
+
+
+def test_checkpoint_round_trip_gives_identical_predictions(
+    tiny_recipe: Recipe, tmp_path: Path
+) -> None:
+    tiny_recipe.teacher.epochs = 1
+    dataset = load_dataset(tiny_recipe.data.path, progress=False)
+    train_teacher(tiny_recipe, dataset, tmp_path / "t", progress=False)
+    teacher, tokenizer, config = load_teacher(tmp_path / "t" / "best")
+    inputs = prepare_inputs(teacher, tokenizer, dataset.split("test"), tiny_recipe, progress=False)
+    sampling = frame_sampling(teacher, tiny_recipe.data)
+    first, logits = run_teacher(teacher, inputs, sampling, 4)
+    save_teacher(tmp_path / "copy", teacher, tokenizer, config)
+    again, _, _ = load_teacher(tmp_path / "copy")
+    second, _ = run_teacher(again, inputs, sampling, 7)  # another batch size, same numbers
+    np.testing.assert_allclose(first, second, rtol=0, atol=1e-6)
+    assert np.isfinite(logits).all() and logits.shape == (8, 7)
+
+    rows = predict_teacher(
+        tmp_path / "t" / "best", dataset, tiny_recipe, tmp_path / "pred.csv", progress=False
+    )
+    assert len(rows) == 40
+    with open(tmp_path / "pred.csv", newline="") as handle:
+        written = list(csv.DictReader(handle))
+    test_rows = [r for r in written if r["split"] == "test"]
+    np.testing.assert_allclose([float(r["r_T"]) for r in test_rows], first, atol=1e-5)
+    assert list(written[0])[:5] == ["uid", "split", "label", "has_video", "r_T"]
+
+
+def test_frozen_vision_cache_matches_recomputing(
+    tiny_recipe: Recipe, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tiny_recipe.teacher.freeze_vision = True
+    dataset = load_dataset(tiny_recipe.data.path, progress=False)
+    records = dataset.split("valid")
+    teacher, tokenizer = build_teacher(tiny_recipe)
+    teacher.eval()
+    first = prepare_inputs(teacher, tokenizer, records, tiny_recipe, progress=False)
+    assert list((Path(tiny_recipe.cache_dir) / "features").glob("*.safetensors"))
+
+    def no_decoding(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise AssertionError("the second run must read the cache, not decode")
+
+    monkeypatch.setattr(features, "decode_records", no_decoding)
+    second = prepare_inputs(teacher, tokenizer, records, tiny_recipe, progress=False)
+    assert torch.equal(first.frame_features, second.frame_features)
+    monkeypatch.undo()
+
+    tiny_recipe.teacher.freeze_vision = False  # recompute from decoded frames
+    tuned = prepare_inputs(teacher, tokenizer, records, tiny_recipe, progress=False)
+    sampling = frame_sampling(teacher, tiny_recipe.data)
+    with torch.no_grad():
+        frames, patches = teacher.encode_frames(
+            tuned.batch(torch.arange(len(records)), sampling)["pixels"]
+        )
+    torch.testing.assert_close(first.frame_features, frames, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(first.patch_features, patches, atol=1e-5, rtol=1e-5)
+
+
+def test_interrupted_training_resumes(tiny_recipe: Recipe, tmp_path: Path) -> None:
+    dataset = load_dataset(tiny_recipe.data.path, progress=False)
+    tiny_recipe.teacher.epochs = 3
+    full = train_teacher(tiny_recipe, dataset, tmp_path / "full", progress=False)
+    tiny_recipe.teacher.epochs = 2  # as if stopped after two epochs
+    train_teacher(tiny_recipe, dataset, tmp_path / "resumed", progress=False)
+    tiny_recipe.teacher.epochs = 3
+    resumed = train_teacher(tiny_recipe, dataset, tmp_path / "resumed", progress=False)
+    assert resumed["epochs_run"] == 3 and len(resumed["history"]) == 3
+    for a, b in zip(full["history"], resumed["history"]):
+        assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-4)
+        assert a["valid_mae"] == pytest.approx(b["valid_mae"], rel=1e-4)
+    tiny_recipe.teacher.lambda1 = 0.5  # another configuration starts afresh
+    other = train_teacher(tiny_recipe, dataset, tmp_path / "resumed", progress=False)
+    assert other["history"][0]["train_loss"] != resumed["history"][0]["train_loss"]
+
+
+def test_paper_scale_vit_b32_builds_from_a_local_folder_and_trains_a_step(
+    tiny_recipe: Recipe, tmp_path: Path
+) -> None:
+    folder = build_random_clip("vit-b-32", tmp_path / "clip-vit-base-patch32")
+    tiny_recipe.teacher.checkpoint = str(folder)
+    tiny_recipe.data.num_frames = 2
+    teacher, tokenizer = build_teacher(tiny_recipe)
+    assert teacher.clip.config.vision_config.patch_size == 32
+    assert sum(p.numel() for p in teacher.clip.parameters()) > 150e6
+    enc = tokenizer(["what a great day", "so sad"], padding=True, return_tensors="pt")
+    optimizer = torch.optim.AdamW(teacher.parameters(), lr=1e-5)
+    before = teacher.clip.vision_model.embeddings.patch_embedding.weight.detach().clone()
+    out = teacher(
+        enc["input_ids"],
+        enc["attention_mask"],
+        torch.tensor([True, True]),
+        torch.randn(2, 2, 3, 224, 224),
+    )
+    loss = (out.regression - torch.tensor([2.0, -2.0])).abs().mean() + out.logits.logsumexp(
+        -1
+    ).mean()
+    loss.backward()
+    optimizer.step()
+    assert torch.isfinite(loss)
+    assert not torch.equal(before, teacher.clip.vision_model.embeddings.patch_embedding.weight)
