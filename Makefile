@@ -1,5 +1,5 @@
 # Two commands do all the set-up on a fresh machine:
-#   make demo   -> virtual environment, dependencies, then the end-to-end path on the embedded dataset
+#   make demo   -> virtual environment, dependencies, then the main job on the embedded dataset
 #   make test   -> virtual environment, dependencies, then the test suite
 PYTHON ?= python3
 VENV ?= .venv
@@ -23,8 +23,7 @@ $(VENV)/.installed: pyproject.toml Makefile
 	touch $@
 
 demo: setup
-	$(VENV)/bin/videoadviser data make-demo data/demo $(DEMO_ARGS)
-	$(VENV)/bin/videoadviser data check data/demo
+	$(VENV)/bin/videoadviser run $(DEMO_ARGS)
 
 test: setup
 	$(PY) -m pytest -q -n 2

@@ -42,6 +42,132 @@ def _cmd_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _recipe(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from videoadviser.config import load_recipe
+
+    overrides = list(args.set or [])
+    if getattr(args, "data", None):
+        overrides.append(f'data.path="{args.data}"')
+        overrides.append("data.make_demo=false")
+    if getattr(args, "video_policy", None):
+        overrides.append(f'data.video_policy="{args.video_policy}"')
+    return load_recipe(args.recipe, overrides)
+
+
+def _cmd_teacher_train(args: argparse.Namespace) -> int:
+    from videoadviser.pipeline import prepare_dataset
+    from videoadviser.teacher.trainer import train_teacher
+
+    recipe = _recipe(args)
+    dataset = prepare_dataset(recipe, progress=not args.quiet)
+    result = train_teacher(
+        recipe, dataset, args.out, progress=not args.quiet, resume=not args.restart
+    )
+    print(json.dumps({"best_epoch": result["best_epoch"], "metrics": result["metrics"]}, indent=2))
+    print(f"teacher checkpoint: {args.out / 'best'}")
+    return 0
+
+
+def _cmd_teacher_predict(args: argparse.Namespace) -> int:
+    from videoadviser.pipeline import prepare_dataset
+    from videoadviser.teacher.trainer import predict_teacher
+
+    recipe = _recipe(args)
+    dataset = prepare_dataset(recipe, progress=not args.quiet)
+    rows = predict_teacher(args.teacher, dataset, recipe, args.out, progress=not args.quiet)
+    print(f"wrote {len(rows)} teacher predictions to {args.out}")
+    return 0
+
+
+def _cmd_student_train(args: argparse.Namespace) -> int:
+    from videoadviser.pipeline import prepare_dataset
+    from videoadviser.student.trainer import train_student
+
+    recipe = _recipe(args)
+    dataset = prepare_dataset(recipe, progress=not args.quiet)
+    result = train_student(
+        recipe, dataset, args.out, args.teacher_predictions, args.lambda2, not args.quiet
+    )
+    print(json.dumps({"best_epoch": result["best_epoch"], "metrics": result["metrics"]}, indent=2))
+    print(f"exported student: {args.out / 'best'}")
+    return 0
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    import csv
+
+    from videoadviser.errors import DataError
+    from videoadviser.student.trainer import predict_texts
+    from videoadviser.utils.io import write_csv
+
+    rows: list[dict[str, object]] = []
+    if args.csv:
+        with open(args.csv, newline="", encoding="utf-8") as handle:
+            rows = list(csv.DictReader(handle))
+        if rows and args.text_column not in rows[0]:
+            raise DataError(f"{args.csv}: no column {args.text_column!r}; use --text-column")
+        texts = [str(r[args.text_column] or "") for r in rows]
+    elif args.file:
+        texts = [
+            line.strip()
+            for line in args.file.read_text(encoding="utf-8").splitlines()
+            if line.strip()
+        ]
+        rows = [{"text": t} for t in texts]
+    elif args.text:
+        texts = list(args.text)
+        rows = [{"text": t} for t in texts]
+    else:
+        raise DataError("give text to score, --file TXT (one text per line) or --csv CSV")
+    scores = predict_texts(args.model, texts)
+    for row, score in zip(rows, scores):
+        row["sentiment"] = round(float(score), 4)
+    if args.out:
+        write_csv(args.out, rows, list(rows[0]))
+        print(f"wrote {len(rows)} predictions to {args.out}")
+    else:
+        for text, score in zip(texts, scores):
+            print(f"{score:+.4f}\t{text}")
+    return 0
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from videoadviser.pipeline import format_table, run_experiment
+
+    recipe = _recipe(args)
+    results = run_experiment(recipe, args.out, args.seeds, progress=not args.quiet)
+    print()
+    print(format_table(results))
+    print(f"\nresults written to {results['out_dir']} (results.json, results.csv, summary.csv)")
+    return 0
+
+
+def _add_recipe_options(parser: argparse.ArgumentParser, data: bool = True) -> None:
+    parser.add_argument(
+        "--recipe", default="demo", help="packaged recipe name (demo, mosi, mosei) or a .toml path"
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help='override a recipe value, e.g. --set teacher.epochs=5 (repeatable)',
+    )
+    if data:
+        parser.add_argument(
+            "--data",
+            type=Path,
+            default=None,
+            help="dataset (MMSA raw folder or .pkl); overrides data.path",
+        )
+        parser.add_argument(
+            "--video-policy",
+            choices=("error", "skip", "blank"),
+            default=None,
+            help="missing/corrupt videos",
+        )
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="videoadviser",
@@ -88,6 +214,89 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     check.set_defaults(handler=_cmd_check)
+
+    run = commands.add_parser(
+        "run",
+        help="the main job: teacher, distilled and baseline students, comparison table",
+        description="Make (or reuse) the dataset, train the teacher, write its predictions, "
+        "train the distilled student and the no-distillation baseline, evaluate all three on the "
+        "test split (MMSA metrics) and print the comparison. Results go to --out as JSON/CSV; "
+        "running the same --out again resumes.",
+    )
+    _add_recipe_options(run)
+    run.add_argument(
+        "--seeds", type=int, nargs="+", default=None, help="seeds (default: the recipe's)"
+    )
+    run.add_argument(
+        "--out", type=Path, default=None, help="run folder (default runs/<recipe>-<time>)"
+    )
+    run.set_defaults(handler=_cmd_run)
+
+    teacher = commands.add_parser("teacher", help="train the teacher or write its predictions")
+    teacher_commands = teacher.add_subparsers(
+        dest="teacher_command", required=True, metavar="ACTION"
+    )
+    t_train = teacher_commands.add_parser(
+        "train",
+        help="train the CLIP-based teacher (step 1)",
+        description="Train the teacher on the train split, select on validation MAE, write "
+        "OUT/best (safetensors + JSON + tokenizer), metrics.json and history.csv. An interrupted "
+        "run continues from OUT/last unless --restart.",
+    )
+    _add_recipe_options(t_train)
+    t_train.add_argument("--out", type=Path, default=Path("runs/teacher"), help="output folder")
+    t_train.add_argument("--restart", action="store_true", help="ignore OUT/last and start afresh")
+    t_train.set_defaults(handler=_cmd_teacher_train)
+    t_pred = teacher_commands.add_parser(
+        "predict",
+        help="write r_T and logits for every clip",
+        description="Run a trained teacher on every clip of every split and write one CSV "
+        "(uid, split, label, has_video, r_T, logit_0..K-1) for the student step.",
+    )
+    _add_recipe_options(t_pred)
+    t_pred.add_argument(
+        "--teacher", type=Path, required=True, help="teacher checkpoint folder (OUT/best)"
+    )
+    t_pred.add_argument(
+        "--out", type=Path, default=Path("runs/teacher_predictions.csv"), help="CSV to write"
+    )
+    t_pred.set_defaults(handler=_cmd_teacher_predict)
+
+    student = commands.add_parser("student", help="train the text-only student")
+    student_commands = student.add_subparsers(
+        dest="student_command", required=True, metavar="ACTION"
+    )
+    s_train = student_commands.add_parser(
+        "train",
+        help="fine-tune the student with distillation step 2",
+        description="Loss L1(r_S, y) + lambda2 * MSE(r_S, r_T), r_T read from the teacher's "
+        "predictions CSV. --lambda2 0 trains the no-distillation baseline. OUT/best is a plain "
+        "transformers model (AutoModelForSequenceClassification, one regression output).",
+    )
+    _add_recipe_options(s_train)
+    s_train.add_argument(
+        "--teacher-predictions", type=Path, default=None, help="CSV from teacher predict"
+    )
+    s_train.add_argument(
+        "--lambda2", type=float, default=None, help="override the recipe's lambda2"
+    )
+    s_train.add_argument("--out", type=Path, default=Path("runs/student"), help="output folder")
+    s_train.set_defaults(handler=_cmd_student_train)
+
+    predict = commands.add_parser(
+        "predict",
+        help="score texts with a trained student",
+        description="Sentiment in about [-3, 3] for each text, from an exported student.",
+    )
+    predict.add_argument("--model", type=Path, required=True, help="exported student folder")
+    predict.add_argument("text", nargs="*", help="texts to score")
+    predict.add_argument("--file", type=Path, default=None, help="text file, one text per line")
+    predict.add_argument("--csv", type=Path, default=None, help="CSV file with a text column")
+    predict.add_argument(
+        "--text-column", default="text", help="the CSV's text column (default text)"
+    )
+    predict.add_argument("--out", type=Path, default=None, help="write a CSV instead of printing")
+    predict.set_defaults(handler=_cmd_predict)
     return parser
 
 

@@ -43,16 +43,18 @@ class TeacherConfig:
     num_classes: int = 7
     head: str = "mlp"  # mlp | expectation
     lambda1: float = 1.0
+    transcript_dropout: float = 0.0  # training only: hide the transcript of this share of clips
     temporal_layers: int = 1
     cross_layers: int = 2
     alpha_init: float = 0.1
     max_text_length: int = 77
     prompt_template: str = "a video of a person expressing {} sentiment"
-    epochs: int = 30
-    patience: int = 6
+    epochs: int = 40
+    min_epochs: int = 15  # no early stop before this: from-scratch towers plateau first
+    patience: int = 8
     batch_size: int = 32
     lr: float = 1e-3  # new modules (temporal, prompts, head)
-    tower_lr: float = 5e-4  # CLIP towers when tuned (paper scale: 1e-5)
+    tower_lr: float = 3e-4  # CLIP towers when tuned (paper scale: 1e-5)
     weight_decay: float = 0.01
     mixed_precision: str = "auto"  # auto (bf16 on GPU, none on CPU) | no | bf16 | fp16
 

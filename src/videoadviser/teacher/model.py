@@ -218,6 +218,7 @@ class VideoAdviserTeacher(nn.Module):
         pixels: Tensor | None = None,
         frame_features: Tensor | None = None,
         patch_features: Tensor | None = None,
+        transcript_mask: Tensor | None = None,
     ) -> TeacherOutput:
         """Run the teacher.
 
@@ -227,6 +228,8 @@ class VideoAdviserTeacher(nn.Module):
             pixels: (B, T, 3, S, S) normalised frames, or
             frame_features, patch_features: (B, T, E) and (B, P, E) precomputed by
                 :meth:`encode_frames` (frozen vision tower, cached features).
+            transcript_mask: (B,) bool, False to hide a clip's transcript (modality dropout
+                during training); default all True.
         """
         b = text_ids.shape[0]
         device = text_ids.device
@@ -249,10 +252,13 @@ class VideoAdviserTeacher(nn.Module):
 
         if self.arch.use_text:
             pooled, tokens = self.encode_text(text_ids, text_mask)
+            keep = torch.ones(b, dtype=torch.bool, device=device)
+            if transcript_mask is not None:
+                keep = transcript_mask.to(device=device, dtype=torch.bool)
             parts.append(F.normalize(pooled, dim=-1))
-            weights.append(torch.ones(b, device=device))
+            weights.append(keep.float())
             context.append(tokens)
-            padding.append(text_mask == 0)
+            padding.append((text_mask == 0) | ~keep[:, None])
 
         weight = torch.stack(weights, dim=1)  # (B, M)
         stacked = torch.stack(parts, dim=1)  # (B, M, E)

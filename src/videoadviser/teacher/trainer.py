@@ -348,17 +348,22 @@ def train_teacher(
         range(state["epoch"], cfg.epochs), desc="teacher", unit="epoch", disable=not progress
     )
     for epoch in epochs:
-        if state["bad_epochs"] >= cfg.patience:
+        if state["bad_epochs"] >= cfg.patience and epoch >= cfg.min_epochs:
             break
         model.train()
         started, losses = time.perf_counter(), []
         loader = accelerator.prepare(
             _batches(len(train), cfg.batch_size, recipe.seed * 1000 + epoch)
         )
+        dropout_rng = torch.Generator().manual_seed(recipe.seed * 1000 + epoch + 1)
         for index in tqdm(loader, desc=f"epoch {epoch + 1}", leave=False, disable=not progress):
             batch = {
                 k: v.to(accelerator.device) for k, v in train.batch(index.cpu(), sampling).items()
             }
+            if cfg.transcript_dropout > 0 and teacher.arch.use_video and teacher.arch.use_text:
+                drop = torch.rand(len(index), generator=dropout_rng) < cfg.transcript_dropout
+                keep = ~(drop & batch["video_mask"].cpu())  # never hide the only modality
+                batch["transcript_mask"] = keep.to(accelerator.device)
             with accelerator.autocast():
                 out = _forward(model, batch)
                 loss, _parts = teacher_loss(

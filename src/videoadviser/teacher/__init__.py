@@ -1,0 +1,1 @@
+"""The CLIP-based multimodal teacher (METHOD.md §2) and distillation step 1."""

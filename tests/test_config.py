@@ -1,0 +1,63 @@
+"""Recipes: packaged ones load, overrides apply, bad values name the key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from videoadviser.config import load_recipe
+from videoadviser.errors import ConfigError
+
+
+@pytest.mark.parametrize("name", ["demo", "mosi", "mosei"])
+def test_packaged_recipes_load(name: str) -> None:
+    recipe = load_recipe(name)
+    assert recipe.name == name
+
+
+def test_paper_scale_recipes_name_the_paper_models() -> None:
+    mosi = load_recipe("mosi")
+    assert mosi.teacher.checkpoint == "openai/clip-vit-base-patch32"
+    assert mosi.student.checkpoint == "roberta-large"
+    assert load_recipe("mosei").data.video_policy == "blank"
+
+
+def test_overrides() -> None:
+    recipe = load_recipe(
+        "demo", ["teacher.epochs=3", 'data.path="x y"', "student.lambda2=0", "seed=5"]
+    )
+    assert recipe.teacher.epochs == 3 and recipe.data.path == "x y"
+    assert recipe.student.lambda2 == 0.0 and isinstance(recipe.student.lambda2, float)
+    assert recipe.seed == 5
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("teacher.epoch=3", "unknown key(s) epoch"),
+        ("teacher.epochs=three", "teacher.epochs: expected int, got 'three'"),
+        (
+            'teacher.inputs="audio"',
+            "teacher.inputs = 'audio' is not one of both, video, transcript",
+        ),
+        ("student.lambda2=-1", "lambda2 must be >= 0"),
+        ("nonsense", "expected section.key=value"),
+    ],
+)
+def test_bad_values_are_named(override: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        load_recipe("demo", [override])
+
+
+def test_recipe_file_from_a_path(tmp_path: Path) -> None:
+    path = tmp_path / "mine.toml"
+    path.write_text('name = "mine"\n[teacher]\ninputs = "video"\n')
+    recipe = load_recipe(str(path))
+    assert recipe.name == "mine" and recipe.teacher.inputs == "video"
+    assert recipe.student.checkpoint == "minilm"  # defaults fill the rest
+    path.write_text("name = \n")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_recipe(str(path))
+    with pytest.raises(ConfigError, match="packaged recipes: demo, mosei, mosi"):
+        load_recipe("nope")

@@ -1,0 +1,100 @@
+"""The main job end to end, driven through the command line as a user would."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from videoadviser.cli import main
+from videoadviser.evaluation.significance import paired_bootstrap_mae
+
+FAST = [
+    "--set", "data.num_frames=4",
+    "--set", "teacher.epochs=3",
+    "--set", "teacher.min_epochs=0",
+    "--set", "teacher.batch_size=8",
+    "--set", "student.epochs=1",
+    "--set", "student.batch_size=8",
+]  # fmt: skip
+
+
+def test_run_prints_the_table_writes_files_and_resumes(
+    tiny_demo: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "run"
+    args = ["run", "--data", str(tiny_demo), "--seeds", "1", "2", "--out", str(out), "-q", *FAST]
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert "| Teacher (video + transcript) |" in printed
+    assert "| Student, distilled (text only) |" in printed and "+/-" in printed
+    assert "Paired bootstrap over 8 test clips" in printed
+    results = json.loads((out / "results.json").read_text())
+    assert results["seeds"] == [1, 2]
+    assert set(results["summary_test"]) == {"teacher", "student_distilled", "student_baseline"}
+    with open(out / "results.csv", newline="") as handle:
+        assert len(list(csv.DictReader(handle))) == 6
+    info = json.loads((out / "run_info.json").read_text())
+    assert info["version"] and info["git_revision"]
+    assert json.loads((out / "recipe.json").read_text())["data"]["num_frames"] == 4
+    assert (out / "seed_2" / "teacher_predictions.csv").is_file()
+
+    # a second call reuses every finished stage and gives the same table
+    stamp = (out / "seed_1" / "student_distilled" / "metrics.json").stat().st_mtime_ns
+    assert main(args) == 0
+    assert (
+        capsys.readouterr().out.split("results written")[0] == printed.split("results written")[0]
+    )
+    assert (out / "seed_1" / "student_distilled" / "metrics.json").stat().st_mtime_ns == stamp
+
+    # the exported student scores text from the command line
+    model = out / "seed_1" / "student_distilled" / "best"
+    assert main(["predict", "--model", str(model), "what a lovely day", "this is terrible"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 2 and lines[0].endswith("what a lovely day")
+    float(lines[0].split("\t")[0])
+    table = tmp_path / "in.csv"
+    table.write_text("id,utterance\n1,great\n2,awful\n")
+    scored = tmp_path / "scored.csv"
+    assert (
+        main(
+            [
+                "predict",
+                "--model",
+                str(model),
+                "--csv",
+                str(table),
+                "--text-column",
+                "utterance",
+                "--out",
+                str(scored),
+            ]
+        )
+        == 0
+    )
+    with open(scored, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [r["id"] for r in rows] == ["1", "2"] and all(r["sentiment"] for r in rows)
+
+
+def test_bad_recipe_key_is_a_clear_error(
+    tiny_demo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["run", "--data", str(tiny_demo), "--set", "teacher.epoch=3"]) == 2
+    assert "unknown key(s) epoch" in capsys.readouterr().err
+
+
+def test_paired_bootstrap() -> None:
+    better = [0.1, 0.2, 0.1, 0.3, 0.2] * 20
+    worse = [e + 0.5 for e in better]
+    result = paired_bootstrap_mae(better, worse, resamples=2000)
+    assert result["delta"] == pytest.approx(-0.5)
+    assert result["p_value"] == pytest.approx(1 / 2000)
+    same = paired_bootstrap_mae(better, better[::-1], resamples=2000)
+    assert same["p_value"] > 0.05

@@ -1,0 +1,114 @@
+"""The student: teacher-prediction reading, batching, step-2 training and the exact export."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from videoadviser.config import Recipe
+from videoadviser.data.dataset import load_dataset
+from videoadviser.errors import DataError
+from videoadviser.student.trainer import (
+    Encoded,
+    predict_texts,
+    read_teacher_predictions,
+    train_student,
+)
+from videoadviser.utils.io import write_csv
+
+
+def _teacher_csv(path: Path, records, value: float) -> Path:  # type: ignore[no-untyped-def]
+    write_csv(
+        path,
+        [{"uid": r.uid, "split": r.split, "r_T": value} for r in records],
+        ["uid", "split", "r_T"],
+    )
+    return path
+
+
+def test_read_teacher_predictions_errors(tiny_demo: Path, tmp_path: Path) -> None:
+    records = load_dataset(tiny_demo, progress=False).split("train")
+    with pytest.raises(DataError, match="run `videoadviser teacher predict` first"):
+        read_teacher_predictions(tmp_path / "none.csv", records)
+    partial = _teacher_csv(tmp_path / "p.csv", records[:-2], 1.0)
+    with pytest.raises(DataError, match="no teacher prediction for 2 of 24 training clips"):
+        read_teacher_predictions(partial, records)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("uid,r_T\n" + "\n".join(f"{r.uid},nan" for r in records) + "\n")
+    with pytest.raises(DataError, match=r"bad.csv:2: r_T 'nan' is not a finite number"):
+        read_teacher_predictions(bad, records)
+    good = _teacher_csv(tmp_path / "g.csv", list(reversed(records)), 0.5)
+    assert read_teacher_predictions(good, records).tolist() == [0.5] * 24
+
+
+def test_batches_cover_every_text_once() -> None:
+    from transformers import AutoTokenizer
+
+    from videoadviser.student.model import minilm_path
+
+    tokenizer = AutoTokenizer.from_pretrained(minilm_path())
+    texts = [" ".join(["word"] * n) for n in range(1, 70)]
+    encoded = Encoded(tokenizer, texts, 16)
+    for seed in (None, 3):
+        flat = sorted(i for b in encoded.batches(8, seed) for i in b)
+        assert flat == list(range(69))
+    assert max(len(x) for x in encoded.ids) == 16  # truncated
+    batch = encoded.batch([0, 68])
+    assert batch["input_ids"].shape == (2, 16) and batch["attention_mask"][0].sum() == 3
+
+
+def test_distillation_pulls_the_student_towards_the_teacher(
+    tiny_recipe: Recipe, tiny_demo: Path, tmp_path: Path
+) -> None:
+    dataset = load_dataset(tiny_demo, progress=False)
+    teacher = _teacher_csv(tmp_path / "t.csv", dataset.records, 3.0)  # a teacher that says +3
+    tiny_recipe.student.epochs = 3
+    tiny_recipe.student.patience = 5
+    base = train_student(tiny_recipe, dataset, tmp_path / "base", None, 0.0, progress=False)
+    distilled = train_student(
+        tiny_recipe, dataset, tmp_path / "dist", teacher, 20.0, progress=False
+    )
+    assert set(json.loads((tmp_path / "dist" / "metrics.json").read_text())) == {
+        "train",
+        "valid",
+        "test",
+    }
+
+    def mean_train(result) -> float:  # type: ignore[no-untyped-def]
+        return float(np.mean([r["r_S"] for r in result["predictions"] if r["split"] == "train"]))
+
+    assert mean_train(distilled) > mean_train(base) + 0.3
+    with pytest.raises(DataError, match="needs the teacher's predictions"):
+        train_student(tiny_recipe, dataset, tmp_path / "x", None, 1.0, progress=False)
+
+
+def test_exported_student_loads_with_plain_transformers(
+    tiny_recipe: Recipe, tiny_demo: Path, tmp_path: Path
+) -> None:
+    dataset = load_dataset(tiny_demo, progress=False)
+    tiny_recipe.student.epochs = 1
+    train_student(tiny_recipe, dataset, tmp_path / "s", None, 0.0, progress=False)
+    model_dir = tmp_path / "s" / "best"
+    texts = ["I absolutely loved this film", "worst service ever, never again", "it was fine"]
+    ours = predict_texts(model_dir, texts)
+    script = f"""
+import json, sys, torch
+from transformers import AutoModelForSequenceClassification, AutoTokenizer
+model = AutoModelForSequenceClassification.from_pretrained({str(model_dir)!r}).eval()
+tokenizer = AutoTokenizer.from_pretrained({str(model_dir)!r})
+texts = {texts!r}
+with torch.no_grad():
+    out = [model(**tokenizer(t, return_tensors="pt")).logits.item() for t in texts]
+assert not any(m.startswith("videoadviser") for m in sys.modules)
+print(json.dumps(out))
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    plain = json.loads(result.stdout.strip().splitlines()[-1])
+    np.testing.assert_allclose(ours, plain, atol=1e-5)
