@@ -4,7 +4,9 @@ Trains the demo recipe's teacher with each input setting over several seeds and 
 validation MAE (the selection metric) and test MAE as mean +/- std. The README's teacher table
 comes from:
 
-    python benchmarks/teacher_ablation.py --data data/demo --seeds 1111 1112 1113 --out runs/ablation
+    python benchmarks/teacher_ablation.py --data data/demo --out runs/ablation
+    python benchmarks/teacher_ablation.py --data data/demo --inputs transcript \
+        --set teacher.freeze_text=false --out runs/ablation-tuned-text
 """
 
 from __future__ import annotations
@@ -25,12 +27,15 @@ INPUTS = ("both", "transcript", "video")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--data", default="data/demo")
     parser.add_argument("--recipe", default="demo")
     parser.add_argument("--seeds", type=int, nargs="+", default=[1111, 1112, 1113])
     parser.add_argument("--inputs", nargs="+", default=list(INPUTS), choices=INPUTS)
     parser.add_argument("--out", default="runs/ablation")
+    parser.add_argument("--set", action="append", default=[], help="extra recipe override")
     args = parser.parse_args()
 
     if not Path(args.data).exists():
@@ -40,9 +45,12 @@ def main() -> None:
     results: dict[str, list[dict[str, float]]] = {}
     for inputs in args.inputs:
         for seed in args.seeds:
-            recipe = load_recipe(args.recipe, [f'data.path="{args.data}"', f'teacher.inputs="{inputs}"', f"seed={seed}"])
+            overrides = [f'data.path="{args.data}"', f'teacher.inputs="{inputs}"', f"seed={seed}"]
+            recipe = load_recipe(args.recipe, overrides + args.set)
             started = time.perf_counter()
-            result = train_teacher(recipe, dataset, out / inputs / str(seed), progress=False, resume=False)
+            result = train_teacher(
+                recipe, dataset, out / inputs / str(seed), progress=False, resume=False
+            )
             row = {
                 "seed": seed,
                 "valid_MAE": result["metrics"]["valid"]["MAE"],

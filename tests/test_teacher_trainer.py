@@ -28,6 +28,7 @@ from videoadviser.utils.io import read_json
 
 def test_training_lowers_the_loss_and_writes_outputs(tiny_recipe: Recipe, tmp_path: Path) -> None:
     tiny_recipe.teacher.epochs = 6
+    tiny_recipe.teacher.freeze_text = False  # both towers tuned, as in the paper recipes
     dataset = load_dataset(tiny_recipe.data.path, progress=False)
     result = train_teacher(tiny_recipe, dataset, tmp_path / "teacher", progress=False)
     losses = [h["train_loss"] for h in result["history"]]
