@@ -119,6 +119,8 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         rows = [{"text": t} for t in texts]
     else:
         raise DataError("give text to score, --file TXT (one text per line) or --csv CSV")
+    if not texts:
+        raise DataError("no text to score (the input is empty)")
     scores = predict_texts(args.model, texts)
     for row, score in zip(rows, scores):
         row["sentiment"] = round(float(score), 4)
@@ -150,7 +152,7 @@ def _add_recipe_options(parser: argparse.ArgumentParser, data: bool = True) -> N
         "--set",
         action="append",
         metavar="KEY=VALUE",
-        help='override a recipe value, e.g. --set teacher.epochs=5 (repeatable)',
+        help="override a recipe value, e.g. --set teacher.epochs=5 (repeatable)",
     )
     if data:
         parser.add_argument(

@@ -30,7 +30,7 @@ from videoadviser.errors import DataError
 from videoadviser.evaluation.metrics import regression_metrics
 from videoadviser.student.model import build_student, load_student
 from videoadviser.utils.checkpoint import staged_folder
-from videoadviser.utils.io import write_csv, write_json
+from videoadviser.utils.io import read_json, write_csv, write_json
 from videoadviser.utils.runtime import make_accelerator, seed_everything
 
 logger = logging.getLogger(__name__)
@@ -127,6 +127,9 @@ def predict_texts(model_dir: str | Path, texts: list[str], batch_size: int = 64)
     """Load an exported student and score ``texts``: ``(N,)`` sentiment in about [-3, 3]."""
     model, tokenizer = load_student(model_dir)
     max_length = min(getattr(tokenizer, "model_max_length", 512), 512)
+    metadata = Path(model_dir) / METADATA_FILE
+    if metadata.is_file():  # truncate as in training
+        max_length = read_json(metadata)["student"]["max_length"]
     return predict_encoded(model, Encoded(tokenizer, texts, max_length), batch_size)
 
 
