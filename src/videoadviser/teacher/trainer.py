@@ -175,9 +175,14 @@ def prepare_inputs(
         fingerprint = vision_fingerprint(
             [teacher.clip.vision_model, teacher.clip.visual_projection]
         )
+        device = next(teacher.parameters()).device
+
+        def encode(pixels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            return teacher.encode_frames(pixels.to(device))
+
         frames, patches, has_video = cached_frame_features(
             records,
-            teacher.encode_frames,
+            encode,
             fingerprint,
             sampling,
             recipe.cache_dir,
@@ -452,8 +457,7 @@ def predict_teacher(
     rows: list[dict[str, Any]] = []
     for split in SPLITS:
         records = dataset.split(split)
-        inputs = prepare_inputs(teacher.cpu(), tokenizer, records, saved, progress)
-        teacher = teacher.to(device)
+        inputs = prepare_inputs(teacher, tokenizer, records, saved, progress)
         regression, logits = run_teacher(teacher, inputs, sampling, 64, progress=progress)
         for i, record in enumerate(records):
             row = {
