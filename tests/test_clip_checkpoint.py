@@ -28,7 +28,6 @@ def test_tokenizer_gives_openai_clip_ids() -> None:
 def test_random_checkpoint_round_trips_through_from_pretrained(tmp_path: Path) -> None:
     folder = build_random_clip("tiny", tmp_path / "clip", seed=3)
     model = CLIPModel.from_pretrained(folder)
-    again = CLIPModel(clip_config("tiny"))
     torch.manual_seed(3)
     again = CLIPModel(clip_config("tiny"))
     for (name, a), (_, b) in zip(model.state_dict().items(), again.state_dict().items()):

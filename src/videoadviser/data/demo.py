@@ -43,8 +43,6 @@ import importlib.util
 import logging
 import os
 import re
-import shutil
-import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -56,7 +54,7 @@ from videoadviser.data.frames import write_video
 from videoadviser.data.mmsa_raw import LABEL_FILE
 from videoadviser.data.render import FaceIdentity, render_clip
 from videoadviser.errors import DataError
-from videoadviser.utils.io import read_json, write_json
+from videoadviser.utils.io import read_json, staged_folder, write_json
 
 logger = logging.getLogger(__name__)
 
@@ -306,9 +304,7 @@ def make_demo_dataset(
             "choose another folder or pass --overwrite"
         )
     plans = plan_dataset(config, load_tweets())
-    path.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
-    try:
+    with staged_folder(path) as staging:
         _write_labels(staging, plans)
         speakers: dict[str, list[_ClipPlan]] = {}
         for plan in plans:
@@ -326,12 +322,6 @@ def make_demo_dataset(
         bar.close()
         manifest = {"config": _config_dict(config), "generator": GENERATOR_VERSION}
         write_json(staging / MANIFEST, {**manifest, "clips": len(plans)})
-        if path.exists():
-            shutil.rmtree(path)
-        os.replace(staging, path)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return path
 
 

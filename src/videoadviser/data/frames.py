@@ -18,6 +18,7 @@ from pathlib import Path
 
 import av
 import numpy as np
+import torch
 from PIL import Image
 
 from videoadviser.errors import VideoDecodeError
@@ -65,12 +66,17 @@ def resize_center_crop(image: Image.Image, size: int) -> np.ndarray:
     return np.asarray(image.crop((left, top, left + size, top + size)), dtype=np.uint8)
 
 
+def normalize_pixels(frames: torch.Tensor, sampling: FrameSampling) -> torch.Tensor:
+    """``(..., S, S, 3)`` uint8 -> ``(..., 3, S, S)`` float32, scaled to [0, 1] and normalised."""
+    mean = torch.tensor(sampling.mean, dtype=torch.float32)
+    std = torch.tensor(sampling.std, dtype=torch.float32)
+    scaled = (frames.float() / 255.0 - mean) / std
+    return scaled.movedim(-1, -3).contiguous()
+
+
 def normalize_frames(frames: np.ndarray, sampling: FrameSampling) -> np.ndarray:
-    """``(T, S, S, 3)`` uint8 -> ``(T, 3, S, S)`` float32, scaled to [0, 1] and normalised."""
-    mean = np.asarray(sampling.mean, dtype=np.float32)
-    std = np.asarray(sampling.std, dtype=np.float32)
-    scaled = frames.astype(np.float32) / 255.0
-    return np.ascontiguousarray(((scaled - mean) / std).transpose(0, 3, 1, 2))
+    """numpy form of :func:`normalize_pixels`: ``(T, S, S, 3)`` uint8 -> ``(T, 3, S, S)``."""
+    return normalize_pixels(torch.from_numpy(frames), sampling).numpy()
 
 
 def _count_frames(path: str) -> int:

@@ -29,8 +29,7 @@ from videoadviser.distillation.losses import student_loss
 from videoadviser.errors import DataError
 from videoadviser.evaluation.metrics import regression_metrics
 from videoadviser.student.model import build_student, load_student
-from videoadviser.utils.checkpoint import staged_folder
-from videoadviser.utils.io import read_json, write_csv, write_json
+from videoadviser.utils.io import read_json, staged_folder, write_csv, write_json
 from videoadviser.utils.runtime import make_accelerator, seed_everything
 
 logger = logging.getLogger(__name__)

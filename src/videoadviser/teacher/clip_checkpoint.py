@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import gzip
 import importlib.util
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +21,7 @@ import torch
 from transformers import CLIPConfig, CLIPModel, CLIPTokenizer
 
 from videoadviser.errors import ConfigError
+from videoadviser.utils.io import staged_folder
 
 BPE_FILE = "bpe_simple_vocab_16e6.txt.gz"
 VOCAB_SIZE = 49408  # 256 bytes x 2 + 48894 merges + 2 special tokens
@@ -148,17 +147,9 @@ def build_random_clip(architecture: str, folder: str | Path, seed: int = 0) -> P
         torch.manual_seed(seed)
         model = CLIPModel(clip_config(architecture))
     tokenizer = build_clip_tokenizer()
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
-    try:
+    with staged_folder(folder) as staging:
         model.save_pretrained(staging)
         tokenizer.save_pretrained(staging)
-        if folder.exists():
-            shutil.rmtree(folder)
-        staging.rename(folder)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return folder
 
 

@@ -22,7 +22,7 @@ from safetensors.torch import save
 from tqdm.auto import tqdm
 
 from videoadviser.data.clips import decode_records
-from videoadviser.data.frames import FrameSampling
+from videoadviser.data.frames import FrameSampling, normalize_pixels
 from videoadviser.data.records import ClipRecord
 from videoadviser.utils.io import write_bytes
 
@@ -87,8 +87,6 @@ def cached_frame_features(
         frames, ok = decode_records(
             subset, sampling.num_frames, sampling.image_size, video_policy, progress=progress
         )
-        mean = torch.tensor(sampling.mean).view(1, 1, 3, 1, 1)
-        std = torch.tensor(sampling.std).view(1, 1, 3, 1, 1)
         with torch.no_grad():
             for start in tqdm(
                 range(0, len(subset), batch_size), desc="vision features", disable=not progress
@@ -96,8 +94,7 @@ def cached_frame_features(
                 stop = min(start + batch_size, len(subset))
                 if not ok[start:stop].any():
                     continue
-                pixels = torch.from_numpy(frames[start:stop]).permute(0, 1, 4, 2, 3).float() / 255.0
-                f, p = encode((pixels - mean) / std)
+                f, p = encode(normalize_pixels(torch.from_numpy(frames[start:stop]), sampling))
                 for j in range(start, stop):
                     if ok[j]:
                         i = missing[j]

@@ -25,7 +25,7 @@ from videoadviser import __version__
 from videoadviser.config import DataConfig, Recipe, TeacherConfig
 from videoadviser.data.clips import decode_records
 from videoadviser.data.dataset import SentimentDataset
-from videoadviser.data.frames import FrameSampling
+from videoadviser.data.frames import FrameSampling, normalize_pixels
 from videoadviser.data.records import SPLITS, ClipRecord
 from videoadviser.distillation.losses import teacher_loss
 from videoadviser.errors import ConfigError
@@ -139,10 +139,7 @@ class TeacherInputs:
             "labels": self.labels[index],
         }
         if self.frames is not None:
-            pixels = self.frames[index].permute(0, 1, 4, 2, 3).float() / 255.0
-            mean = torch.tensor(sampling.mean).view(1, 1, 3, 1, 1)
-            std = torch.tensor(sampling.std).view(1, 1, 3, 1, 1)
-            out["pixels"] = (pixels - mean) / std
+            out["pixels"] = normalize_pixels(self.frames[index], sampling)
         if self.frame_features is not None and self.patch_features is not None:
             out["frame_features"] = self.frame_features[index]
             out["patch_features"] = self.patch_features[index]

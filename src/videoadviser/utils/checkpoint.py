@@ -7,11 +7,7 @@ later run (a resume, a predict) would trust. Nothing is ever unpickled.
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,30 +15,10 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from videoadviser.errors import ConfigError
-from videoadviser.utils.io import read_json, write_json
+from videoadviser.utils.io import read_json, staged_folder, write_json
 
 MODEL_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
-
-
-@contextmanager
-def staged_folder(target: str | Path) -> Iterator[Path]:
-    """Yield an empty temporary folder; on success it replaces ``target`` (old one removed)."""
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    try:
-        yield staging
-        old = None
-        if target.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=target.parent))
-            os.replace(target, old / "x")
-        os.replace(staging, target)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
 
 
 def _contiguous(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -1,4 +1,4 @@
-"""Atomic file output: every file this package writes goes through here.
+"""Atomic file output: every file and folder this package writes goes through here.
 
 A file is written to a temporary sibling, flushed, fsync'ed and renamed over the target,
 so a crash leaves either the old file or the new one, never a half-written file that a later
@@ -12,6 +12,7 @@ import io
 import json
 import math
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -43,6 +44,26 @@ def _suppress_oserror() -> Iterator[None]:
         yield
     except OSError:
         pass
+
+
+@contextmanager
+def staged_folder(target: str | Path) -> Iterator[Path]:
+    """Yield an empty temporary folder; on success it replaces ``target`` (old one removed)."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        yield staging
+        old = None
+        if target.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=target.parent))
+            os.replace(target, old / "x")
+        os.replace(staging, target)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
 
 
 def write_bytes(path: str | os.PathLike[str], data: bytes) -> None:

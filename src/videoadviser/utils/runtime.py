@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import random
 
 import numpy as np
@@ -27,7 +26,3 @@ def make_accelerator(mixed_precision: str = "auto") -> Accelerator:
         bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
         mixed_precision = "bf16" if bf16 else "no"
     return Accelerator(mixed_precision=mixed_precision)
-
-
-def cpu_threads() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
