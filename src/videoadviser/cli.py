@@ -101,6 +101,9 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     from videoadviser.utils.io import write_csv
 
     rows: list[dict[str, object]] = []
+    for given in (args.csv, args.file):
+        if given is not None and not given.is_file():
+            raise DataError(f"{given}: no such file")
     if args.csv:
         with open(args.csv, newline="", encoding="utf-8") as handle:
             rows = list(csv.DictReader(handle))
