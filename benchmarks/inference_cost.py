@@ -41,13 +41,13 @@ def main() -> None:
     )
     records = load_dataset(args.data, progress=False).split("test")[: args.clips]
 
-    teacher, tokenizer, _ = load_teacher(seed_dir / "teacher" / "best")
+    teacher, tokenizers, _ = load_teacher(seed_dir / "teacher" / "best")
     student, student_tokenizer = load_student(seed_dir / "student_distilled" / "best")
     sampling = frame_sampling(teacher, recipe.data)
     recipe.teacher.freeze_vision = False  # time real decoding, not the feature cache
 
     def teacher_pass() -> None:
-        inputs = prepare_inputs(teacher, tokenizer, records, recipe, progress=False)
+        inputs = prepare_inputs(teacher, tokenizers, records, recipe, progress=False)
         run_teacher(teacher, inputs, sampling, 64)
 
     def student_pass() -> None:

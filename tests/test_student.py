@@ -49,7 +49,7 @@ def test_read_teacher_predictions_errors(tiny_demo: Path, tmp_path: Path) -> Non
 def test_batches_cover_every_text_once() -> None:
     from transformers import AutoTokenizer
 
-    from videoadviser.student.model import minilm_path
+    from videoadviser.pretrained import minilm_path
 
     tokenizer = AutoTokenizer.from_pretrained(minilm_path())
     texts = [" ".join(["word"] * n) for n in range(1, 70)]

@@ -8,7 +8,7 @@ from transformers import CLIPModel
 
 from videoadviser.teacher.clip_checkpoint import build_clip_tokenizer, clip_config
 from videoadviser.teacher.model import TeacherArchitecture, class_names
-from videoadviser.teacher.trainer import assemble_teacher
+from videoadviser.teacher.trainer import TeacherTokenizers, assemble_teacher
 
 B, T, S = 3, 4, 64
 
@@ -21,7 +21,9 @@ def tokenizer():  # type: ignore[no-untyped-def]
 def _teacher(tokenizer, **arch):  # type: ignore[no-untyped-def]
     torch.manual_seed(0)
     return assemble_teacher(
-        CLIPModel(clip_config("tiny")), tokenizer, TeacherArchitecture(num_frames=T, **arch)
+        CLIPModel(clip_config("tiny")),
+        TeacherTokenizers(tokenizer),
+        TeacherArchitecture(num_frames=T, **arch),
     ).eval()
 
 
@@ -98,3 +100,65 @@ def test_expectation_head_starts_at_the_expected_class_score(tokenizer) -> None:
 def test_class_names() -> None:
     assert class_names(7)[0] == "highly negative" and class_names(7)[3] == "neutral"
     assert len(class_names(5)) == 5
+
+
+@pytest.fixture(scope="module")
+def bert_tokenizer():  # type: ignore[no-untyped-def]
+    from transformers import AutoTokenizer
+
+    from videoadviser.pretrained import minilm_path
+
+    return AutoTokenizer.from_pretrained(minilm_path())
+
+
+def _teacher_with_encoder(clip_tokenizer, bert_tokenizer):  # type: ignore[no-untyped-def]
+    from transformers import BertConfig, BertModel
+
+    torch.manual_seed(0)
+    encoder = BertModel(
+        BertConfig(
+            vocab_size=bert_tokenizer.vocab_size,
+            hidden_size=32,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            intermediate_size=64,
+        )
+    )
+    arch = TeacherArchitecture(num_frames=T, transcript_encoder="some/bert")
+    tokenizers = TeacherTokenizers(clip_tokenizer, bert_tokenizer)
+    return assemble_teacher(CLIPModel(clip_config("tiny")), tokenizers, arch, encoder).eval()
+
+
+def test_pretrained_transcript_encoder_shapes_padding_and_precomputed_states(
+    tokenizer, bert_tokenizer
+) -> None:  # type: ignore[no-untyped-def]
+    teacher = _teacher_with_encoder(tokenizer, bert_tokenizer)
+    texts = ["i loved it", "this is awful, really", "okay"]
+    short = bert_tokenizer(texts, padding=True, return_tensors="pt")
+    long = bert_tokenizer(texts, padding="max_length", max_length=20, return_tensors="pt")
+    inputs = _inputs(tokenizer)
+    out = teacher(
+        **{**inputs, "text_ids": short["input_ids"], "text_mask": short["attention_mask"]}
+    )
+    assert out.logits.shape == (B, 7) and torch.isfinite(out.regression).all()
+    pooled, tokens = teacher.encode_transcript(short["input_ids"], short["attention_mask"])
+    assert pooled.shape == (B, 64) and tokens.shape == (B, short["input_ids"].shape[1], 64)
+    # more padding changes nothing: the mean and the attention both ignore padded tokens
+    padded = teacher(
+        **{**inputs, "text_ids": long["input_ids"], "text_mask": long["attention_mask"]}
+    )
+    assert torch.allclose(out.logits, padded.logits, atol=1e-5)
+    # precomputed encoder states (a frozen encoder runs once) give the same outputs
+    with torch.no_grad():
+        hidden = teacher.transcript.hidden(short["input_ids"], short["attention_mask"])
+    again = teacher(
+        **{**inputs, "text_ids": short["input_ids"], "text_mask": short["attention_mask"]},
+        text_hidden=hidden,
+    )
+    assert torch.allclose(out.logits, again.logits, atol=1e-6)
+
+
+def test_transcript_encoder_must_match_the_architecture(tokenizer) -> None:  # type: ignore[no-untyped-def]
+    arch = TeacherArchitecture(num_frames=T, transcript_encoder="minilm")
+    with pytest.raises(ValueError, match="transcript encoder"):
+        assemble_teacher(CLIPModel(clip_config("tiny")), TeacherTokenizers(tokenizer), arch)

