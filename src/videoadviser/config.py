@@ -48,9 +48,6 @@ class TeacherConfig:
     head: str = "mlp"  # mlp | expectation
     lambda1: float = 1.0
     transcript_dropout: float = 0.0  # training only: hide the transcript of this share of clips
-    augment: bool = (
-        False  # training only: random flip + shift per clip (needs a tuned vision tower)
-    )
     temporal_layers: int = 1
     cross_layers: int = 2
     alpha_init: float = 0.1
@@ -167,11 +164,6 @@ def _validate(recipe: Recipe, source: str) -> None:
             raise ConfigError(f"{source}: {key} is too small")
     if not 0 <= recipe.teacher.transcript_dropout < 1:
         raise ConfigError(f"{source}: teacher.transcript_dropout must be in [0, 1)")
-    if recipe.teacher.augment and recipe.teacher.freeze_vision:
-        raise ConfigError(
-            f"{source}: teacher.augment needs decoded frames, but a frozen vision tower reads "
-            "cached features; set teacher.freeze_vision = false or teacher.augment = false"
-        )
     if recipe.teacher.warmup_epochs < 0:
         raise ConfigError(f"{source}: teacher.warmup_epochs must be >= 0")
     if recipe.teacher.lambda1 < 0 or recipe.student.lambda2 < 0:

@@ -74,36 +74,6 @@ def normalize_pixels(frames: torch.Tensor, sampling: FrameSampling) -> torch.Ten
     return scaled.movedim(-1, -3).contiguous()
 
 
-def augment_frames(
-    frames: torch.Tensor, generator: torch.Generator, max_shift: float = 0.125
-) -> torch.Tensor:
-    """Training-time augmentation, one draw per clip, the same for all of its frames.
-
-    A horizontal flip with probability 1/2 and a translation by up to ``max_shift`` of the
-    frame size in each direction (edges replicated), so a clip stays temporally consistent.
-
-    Args:
-        frames: ``(B, T, S, S, 3)`` uint8 clips.
-        generator: the source of randomness (seeded by the caller, so runs repeat).
-
-    Returns:
-        ``(B, T, S, S, 3)`` uint8.
-    """
-    b, _, height, width, _ = frames.shape
-    flips = torch.rand(b, generator=generator) < 0.5
-    limit_y, limit_x = round(max_shift * height), round(max_shift * width)
-    shift_y = torch.randint(-limit_y, limit_y + 1, (b,), generator=generator)
-    shift_x = torch.randint(-limit_x, limit_x + 1, (b,), generator=generator)
-    rows, cols = torch.arange(height), torch.arange(width)
-    out = torch.empty_like(frames)
-    for i in range(b):
-        clip = frames[i].flip(2) if flips[i] else frames[i]
-        ys = (rows - shift_y[i]).clamp(0, height - 1)
-        xs = (cols - shift_x[i]).clamp(0, width - 1)
-        out[i] = clip[:, ys][:, :, xs]
-    return out
-
-
 def normalize_frames(frames: np.ndarray, sampling: FrameSampling) -> np.ndarray:
     """numpy form of :func:`normalize_pixels`: ``(T, S, S, 3)`` uint8 -> ``(T, 3, S, S)``."""
     return normalize_pixels(torch.from_numpy(frames), sampling).numpy()

@@ -33,7 +33,7 @@ from videoadviser import __version__
 from videoadviser.config import DataConfig, Recipe, TeacherConfig
 from videoadviser.data.clips import decode_records
 from videoadviser.data.dataset import SentimentDataset
-from videoadviser.data.frames import FrameSampling, augment_frames, normalize_pixels
+from videoadviser.data.frames import FrameSampling, normalize_pixels
 from videoadviser.data.records import SPLITS, ClipRecord
 from videoadviser.distillation.losses import teacher_loss
 from videoadviser.errors import ConfigError
@@ -186,17 +186,8 @@ class TeacherInputs:
     def __len__(self) -> int:
         return len(self.records)
 
-    def batch(
-        self,
-        index: torch.Tensor,
-        sampling: FrameSampling,
-        augment: torch.Generator | None = None,
-    ) -> dict[str, torch.Tensor]:
-        """Tensors for the clips at ``index``; transcripts trimmed to the longest in the batch.
-
-        ``augment``: a generator to draw training-time frame augmentation from (decoded frames
-        only; see :func:`videoadviser.data.frames.augment_frames`).
-        """
+    def batch(self, index: torch.Tensor, sampling: FrameSampling) -> dict[str, torch.Tensor]:
+        """Tensors for the clips at ``index``; transcripts trimmed to the longest in the batch."""
         mask = self.text_mask[index]
         length = int(mask.sum(1).max())
         out = {
@@ -206,10 +197,7 @@ class TeacherInputs:
             "labels": self.labels[index],
         }
         if self.frames is not None:
-            frames = self.frames[index]
-            if augment is not None:
-                frames = augment_frames(frames, augment)
-            out["pixels"] = normalize_pixels(frames, sampling)
+            out["pixels"] = normalize_pixels(self.frames[index], sampling)
         if self.frame_features is not None and self.patch_features is not None:
             out["frame_features"] = self.frame_features[index]
             out["patch_features"] = self.patch_features[index]
@@ -491,16 +479,16 @@ def train_teacher(
             _batches(len(train), cfg.batch_size, recipe.seed * 1000 + epoch)
         )
         dropout_rng = torch.Generator().manual_seed(recipe.seed * 1000 + epoch + 1)
-        augment_rng = torch.Generator().manual_seed(recipe.seed * 1000 + epoch + 2)
+        dropout = cfg.transcript_dropout
         step = epoch * steps_per_epoch
         for index in tqdm(loader, desc=f"epoch {epoch + 1}", leave=False, disable=not progress):
             factor = lr_factor(cfg.schedule, step, total_steps, warmup_steps)
             set_learning_rates(optimizer, base_rates, factor)
             step += 1
-            tensors = train.batch(index.cpu(), sampling, augment_rng if cfg.augment else None)
+            tensors = train.batch(index.cpu(), sampling)
             batch = {k: v.to(accelerator.device) for k, v in tensors.items()}
-            if cfg.transcript_dropout > 0 and teacher.arch.use_video and teacher.arch.use_text:
-                drop = torch.rand(len(index), generator=dropout_rng) < cfg.transcript_dropout
+            if dropout > 0 and teacher.arch.use_video and teacher.arch.use_text:
+                drop = torch.rand(len(index), generator=dropout_rng) < dropout
                 keep = ~(drop & batch["video_mask"].cpu())  # never hide the only modality
                 batch["transcript_mask"] = keep.to(accelerator.device)
             with accelerator.autocast():
