@@ -479,7 +479,6 @@ def train_teacher(
             _batches(len(train), cfg.batch_size, recipe.seed * 1000 + epoch)
         )
         dropout_rng = torch.Generator().manual_seed(recipe.seed * 1000 + epoch + 1)
-        dropout = cfg.transcript_dropout
         step = epoch * steps_per_epoch
         for index in tqdm(loader, desc=f"epoch {epoch + 1}", leave=False, disable=not progress):
             factor = lr_factor(cfg.schedule, step, total_steps, warmup_steps)
@@ -487,8 +486,8 @@ def train_teacher(
             step += 1
             tensors = train.batch(index.cpu(), sampling)
             batch = {k: v.to(accelerator.device) for k, v in tensors.items()}
-            if dropout > 0 and teacher.arch.use_video and teacher.arch.use_text:
-                drop = torch.rand(len(index), generator=dropout_rng) < dropout
+            if cfg.transcript_dropout > 0 and teacher.arch.use_video and teacher.arch.use_text:
+                drop = torch.rand(len(index), generator=dropout_rng) < cfg.transcript_dropout
                 keep = ~(drop & batch["video_mask"].cpu())  # never hide the only modality
                 batch["transcript_mask"] = keep.to(accelerator.device)
             with accelerator.autocast():
