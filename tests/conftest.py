@@ -50,6 +50,7 @@ def tiny_recipe(tiny_demo: Path, tmp_path: Path):  # type: ignore[no-untyped-def
             f'cache_dir="{tmp_path / "cache"}"',
             "teacher.epochs=4",
             "teacher.patience=10",
+            "teacher.video_first_epochs=0",  # tiny runs see both modalities from the start
             "teacher.batch_size=8",
             "student.epochs=2",
             "student.batch_size=8",

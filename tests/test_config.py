@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -42,11 +43,13 @@ def test_overrides() -> None:
             "teacher.inputs = 'audio' is not one of both, video, transcript",
         ),
         ("student.lambda2=-1", "lambda2 must be >= 0"),
+        ("teacher.transcript_dropout=1.0", "teacher.transcript_dropout must be in [0, 1)"),
+        ("teacher.video_first_epochs=-1", "teacher.video_first_epochs must be >= 0"),
         ("nonsense", "expected section.key=value"),
     ],
 )
 def test_bad_values_are_named(override: str, message: str) -> None:
-    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
+    with pytest.raises(ConfigError, match=re.escape(message)):
         load_recipe("demo", [override])
 
 

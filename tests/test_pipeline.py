@@ -15,6 +15,7 @@ FAST = [
     "--set", "data.num_frames=4",
     "--set", "teacher.epochs=3",
     "--set", "teacher.min_epochs=0",
+    "--set", "teacher.video_first_epochs=0",
     "--set", "teacher.batch_size=8",
     "--set", "student.epochs=1",
     "--set", "student.batch_size=8",
@@ -90,6 +91,17 @@ def test_bad_recipe_key_is_a_clear_error(
 ) -> None:
     assert main(["run", "--data", str(tiny_demo), "--set", "teacher.epoch=3"]) == 2
     assert "unknown key(s) epoch" in capsys.readouterr().err
+
+
+def test_missing_data_folder_says_how_to_make_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "nowhere"
+    assert main(["run", "--data", str(missing), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert f"data.path '{missing}' does not exist" in err
+    assert f"videoadviser data make-demo {missing}" in err
+    assert not missing.exists()  # an explicit --data is never generated behind the user's back
 
 
 def test_paired_bootstrap() -> None:

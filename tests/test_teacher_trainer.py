@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import videoadviser.teacher.features as features
-from videoadviser.config import Recipe
+from videoadviser.config import Recipe, TeacherConfig
 from videoadviser.data.dataset import load_dataset
 from videoadviser.teacher.clip_checkpoint import build_random_clip
 from videoadviser.teacher.trainer import (
@@ -22,6 +22,7 @@ from videoadviser.teacher.trainer import (
     run_teacher,
     save_teacher,
     train_teacher,
+    transcript_keep,
 )
 from videoadviser.utils.io import read_json
 
@@ -42,12 +43,27 @@ def test_training_lowers_the_loss_and_writes_outputs(tiny_recipe: Recipe, tmp_pa
     assert valid_maes[best - 1] == min(valid_maes)  # selected on validation only
 
 
+def test_transcript_dropout_and_video_first_epochs() -> None:
+    cfg = TeacherConfig(transcript_dropout=0.5, video_first_epochs=2)
+    video = torch.arange(4000) % 4 != 0  # a quarter of the clips have no video
+
+    def kept(epoch: int) -> torch.Tensor:
+        return transcript_keep(cfg, epoch, video, torch.Generator().manual_seed(epoch))
+
+    for epoch in (0, 1):  # video first: every clip with video hides its transcript
+        assert torch.equal(kept(epoch), ~video)
+    later = kept(2)
+    assert later[~video].all()  # the only modality is never hidden
+    assert abs(later[video].float().mean().item() - 0.5) < 0.03
+    assert transcript_keep(TeacherConfig(), 0, video, torch.Generator()).all()  # no dropout
+
+
 def test_checkpoint_round_trip_gives_identical_predictions(
     tiny_recipe: Recipe, tmp_path: Path
 ) -> None:
     tiny_recipe.teacher.epochs = 1
     dataset = load_dataset(tiny_recipe.data.path, progress=False)
-    train_teacher(tiny_recipe, dataset, tmp_path / "t", progress=False)
+    train_teacher(tiny_recipe, dataset, tmp_path / "t", False, predictions_file=tmp_path / "a.csv")
     teacher, tokenizers, config = load_teacher(tmp_path / "t" / "best")
     inputs = prepare_inputs(teacher, tokenizers, dataset.split("test"), tiny_recipe, progress=False)
     sampling = frame_sampling(teacher, tiny_recipe.data)
@@ -67,6 +83,16 @@ def test_checkpoint_round_trip_gives_identical_predictions(
     test_rows = [r for r in written if r["split"] == "test"]
     np.testing.assert_allclose([float(r["r_T"]) for r in test_rows], first, atol=1e-5)
     assert list(written[0])[:5] == ["uid", "split", "label", "has_video", "r_T"]
+    with open(tmp_path / "a.csv", newline="") as handle:  # written by training, same numbers
+        from_training = list(csv.DictReader(handle))
+    assert [(r["uid"], r["split"]) for r in from_training] == [
+        (r["uid"], r["split"]) for r in written
+    ]
+    for key in written[0]:
+        if key.startswith(("r_T", "logit_")):
+            np.testing.assert_allclose(
+                [float(r[key]) for r in from_training], [float(r[key]) for r in written], atol=1e-5
+            )
 
 
 def test_frozen_vision_cache_matches_recomputing(

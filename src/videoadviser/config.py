@@ -48,6 +48,9 @@ class TeacherConfig:
     head: str = "mlp"  # mlp | expectation
     lambda1: float = 1.0
     transcript_dropout: float = 0.0  # training only: hide the transcript of this share of clips
+    # training only: for the first N epochs hide every transcript of a clip with video, so the
+    # video path learns before the (easier) transcript path can dominate
+    video_first_epochs: int = 0
     temporal_layers: int = 1
     cross_layers: int = 2
     alpha_init: float = 0.1
@@ -164,6 +167,8 @@ def _validate(recipe: Recipe, source: str) -> None:
             raise ConfigError(f"{source}: {key} is too small")
     if not 0 <= recipe.teacher.transcript_dropout < 1:
         raise ConfigError(f"{source}: teacher.transcript_dropout must be in [0, 1)")
+    if recipe.teacher.video_first_epochs < 0:
+        raise ConfigError(f"{source}: teacher.video_first_epochs must be >= 0")
     if recipe.teacher.warmup_epochs < 0:
         raise ConfigError(f"{source}: teacher.warmup_epochs must be >= 0")
     if recipe.teacher.lambda1 < 0 or recipe.student.lambda2 < 0:

@@ -79,7 +79,10 @@ def prepare_dataset(recipe: Recipe, progress: bool = True) -> SentimentDataset:
     if recipe.data.make_demo and not path.exists():
         make_demo_dataset(path, progress=progress)
     elif not path.exists():
-        raise ConfigError(f"data.path {str(path)!r} does not exist")
+        raise ConfigError(
+            f"data.path {str(path)!r} does not exist: point --data at an MMSA folder or pickle, "
+            f"or make the embedded dataset there with `videoadviser data make-demo {path}`"
+        )
     return load_dataset(path, recipe.data.video_policy, recipe.data.raw_root, progress=progress)
 
 
@@ -97,11 +100,14 @@ def run_seed(
     """Teacher, its predictions, distilled and baseline students for one seed."""
     timings: dict[str, float] = {}
     started = time.perf_counter()
-    teacher = _stage(
-        folder / "teacher", lambda: train_teacher(recipe, dataset, folder / "teacher", progress)
-    )
     predictions = folder / PREDICTIONS_FILE
-    if not predictions.is_file():
+    teacher = _stage(
+        folder / "teacher",
+        lambda: train_teacher(
+            recipe, dataset, folder / "teacher", progress, predictions_file=predictions
+        ),
+    )
+    if not predictions.is_file():  # a teacher stage finished by an older version
         predict_teacher(folder / "teacher" / "best", dataset, recipe, predictions, progress)
     timings["teacher"] = time.perf_counter() - started
     out: dict[str, Any] = {"teacher": teacher["metrics"]}

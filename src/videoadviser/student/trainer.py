@@ -30,7 +30,7 @@ from videoadviser.errors import DataError
 from videoadviser.evaluation.metrics import regression_metrics
 from videoadviser.student.model import build_student, load_student
 from videoadviser.utils.io import read_json, staged_folder, write_csv, write_json
-from videoadviser.utils.runtime import make_accelerator, seed_everything
+from videoadviser.utils.runtime import make_accelerator, make_optimizer, seed_everything
 
 logger = logging.getLogger(__name__)
 
@@ -166,9 +166,10 @@ def train_student(
     head = [p for n, p in model.named_parameters() if "classifier" in n or "pooler" in n]
     head_ids = {id(p) for p in head}
     body = [p for p in model.parameters() if id(p) not in head_ids]
-    optimizer = torch.optim.AdamW(
+    optimizer = make_optimizer(
         [{"params": body, "lr": cfg.lr}, {"params": head, "lr": cfg.head_lr}],
-        weight_decay=cfg.weight_decay,
+        cfg.weight_decay,
+        accelerator.device,
     )
     model, optimizer = accelerator.prepare(model, optimizer)
     best_mae, best_epoch, bad, history = math.inf, -1, 0, []

@@ -50,12 +50,13 @@ from videoadviser.utils.checkpoint import (
     save_checkpoint,
 )
 from videoadviser.utils.io import read_json, write_csv, write_json
-from videoadviser.utils.runtime import make_accelerator, seed_everything
+from videoadviser.utils.runtime import make_accelerator, make_optimizer, seed_everything
 from videoadviser.utils.schedule import lr_factor, set_learning_rates
 
 logger = logging.getLogger(__name__)
 
 PREDICTIONS_FILE = "teacher_predictions.csv"
+PREDICT_BATCH_SIZE = 64  # clips per forward pass when predicting
 TRANSCRIPT_ENCODER_DIR = "transcript_encoder"  # in a checkpoint: the encoder's config + tokenizer
 
 
@@ -311,6 +312,20 @@ def _batches(n: int, batch_size: int, shuffle_seed: int | None) -> DataLoader:
     return DataLoader(order, batch_size=batch_size, shuffle=False, collate_fn=torch.tensor)
 
 
+def transcript_keep(
+    cfg: TeacherConfig, epoch: int, video_mask: torch.Tensor, generator: torch.Generator
+) -> torch.Tensor:
+    """Which transcripts a training batch shows: ``(B,)`` bool from ``video_mask`` ``(B,)``.
+
+    Modality dropout: each transcript is hidden with probability ``transcript_dropout``, or
+    always during the first ``video_first_epochs`` epochs; a clip without video always keeps
+    its transcript (never hide the only modality).
+    """
+    hide = 1.0 if epoch < cfg.video_first_epochs else cfg.transcript_dropout
+    drop = torch.rand(len(video_mask), generator=generator) < hide
+    return ~(drop & video_mask.bool())
+
+
 def _forward(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> Any:
     kwargs = {k: v for k, v in batch.items() if k != "labels"}
     return model(**kwargs)
@@ -420,10 +435,13 @@ def train_teacher(
     out_dir: str | Path,
     progress: bool = True,
     resume: bool = True,
+    predictions_file: str | Path | None = None,
 ) -> dict[str, Any]:
     """Train the teacher; write ``best/`` (checkpoint), ``metrics.json`` and ``history.csv``.
 
-    With ``resume`` a run interrupted after some epochs continues from ``last/``.
+    With ``resume`` a run interrupted after some epochs continues from ``last/``. With
+    ``predictions_file`` the best teacher's outputs for every clip, computed for the metrics
+    anyway, are also written there (what :func:`predict_teacher` writes).
 
     Returns:
         ``{"metrics": {split: MMSA metrics}, "best_epoch": int, "epochs_run": int, ...}``.
@@ -445,7 +463,7 @@ def train_teacher(
     groups = [{"params": own, "lr": cfg.lr}] + (
         [{"params": towers, "lr": cfg.tower_lr}] if towers else []
     )
-    optimizer = torch.optim.AdamW(groups, weight_decay=cfg.weight_decay)
+    optimizer = make_optimizer(groups, cfg.weight_decay, accelerator.device)
     base_rates = [group["lr"] for group in groups]
     steps_per_epoch = math.ceil(len(splits["train"]) / (cfg.batch_size * accelerator.num_processes))
     total_steps = cfg.epochs * steps_per_epoch
@@ -471,7 +489,9 @@ def train_teacher(
         range(state["epoch"], cfg.epochs), desc="teacher", unit="epoch", disable=not progress
     )
     for epoch in epochs:
-        if state["bad_epochs"] >= cfg.patience and epoch >= cfg.min_epochs:
+        # no early stop before min_epochs, nor before the transcripts had `patience` epochs
+        earliest_stop = max(cfg.min_epochs, cfg.video_first_epochs + cfg.patience)
+        if state["bad_epochs"] >= cfg.patience and epoch >= earliest_stop:
             break
         model.train()
         started, losses = time.perf_counter(), []
@@ -486,9 +506,8 @@ def train_teacher(
             step += 1
             tensors = train.batch(index.cpu(), sampling)
             batch = {k: v.to(accelerator.device) for k, v in tensors.items()}
-            if cfg.transcript_dropout > 0 and teacher.arch.use_video and teacher.arch.use_text:
-                drop = torch.rand(len(index), generator=dropout_rng) < cfg.transcript_dropout
-                keep = ~(drop & batch["video_mask"].cpu())  # never hide the only modality
+            if teacher.arch.use_video and teacher.arch.use_text:
+                keep = transcript_keep(cfg, epoch, tensors["video_mask"], dropout_rng)
                 batch["transcript_mask"] = keep.to(accelerator.device)
             with accelerator.autocast():
                 out = _forward(model, batch)
@@ -538,10 +557,11 @@ def train_teacher(
 
     best, _, _ = load_teacher(out_dir / "best")
     best = best.to(accelerator.device)
-    metrics = {}
+    metrics, rows = {}, []
     for split, inputs in splits.items():
-        predictions, _ = run_teacher(best, inputs, sampling, cfg.batch_size * 2)
-        metrics[split] = regression_metrics(predictions, inputs.labels.numpy())
+        regression, logits = run_teacher(best, inputs, sampling, PREDICT_BATCH_SIZE)
+        metrics[split] = regression_metrics(regression, inputs.labels.numpy())
+        rows.extend(prediction_rows(split, inputs, regression, logits))
     result = {
         "metrics": metrics,
         "best_epoch": state["best_epoch"],
@@ -549,6 +569,8 @@ def train_teacher(
         "history": state["history"],
     }
     if accelerator.is_main_process:
+        if predictions_file is not None:
+            write_predictions(predictions_file, rows)
         write_json(out_dir / "metrics.json", metrics)
         write_csv(
             out_dir / "history.csv",
@@ -576,22 +598,35 @@ def predict_teacher(
     device = "cuda" if torch.cuda.is_available() else "cpu"
     teacher = teacher.to(device)
     rows: list[dict[str, Any]] = []
-    for split in SPLITS:
-        records = dataset.split(split)
-        inputs = prepare_inputs(teacher, tokenizers, records, saved, progress)
-        regression, logits = run_teacher(teacher, inputs, sampling, 64, progress=progress)
-        for i, record in enumerate(records):
-            row = {
-                "uid": record.uid,
-                "split": split,
-                "label": record.label,
-                "has_video": int(bool(inputs.video_mask[i])),
-                "r_T": float(regression[i]),
-            }
-            row.update({f"logit_{k}": float(v) for k, v in enumerate(logits[i])})
-            rows.append(row)
-    fields = ["uid", "split", "label", "has_video", "r_T"] + [
-        f"logit_{k}" for k in range(logits.shape[1])
-    ]
-    write_csv(out_file, rows, fields)
+    for split in SPLITS:  # one split in memory at a time
+        inputs = prepare_inputs(teacher, tokenizers, dataset.split(split), saved, progress)
+        outputs = run_teacher(teacher, inputs, sampling, PREDICT_BATCH_SIZE, progress=progress)
+        rows.extend(prediction_rows(split, inputs, *outputs))
+    write_predictions(out_file, rows)
     return rows
+
+
+def prediction_rows(
+    split: str, inputs: TeacherInputs, regression: np.ndarray, logits: np.ndarray
+) -> list[dict[str, Any]]:
+    """One row per clip of ``split``: uid, split, label, has_video, r_T and the K logits.
+
+    ``regression`` (N,) and ``logits`` (N, K) are :func:`run_teacher`'s outputs for ``inputs``.
+    """
+    rows = []
+    for i, record in enumerate(inputs.records):
+        row = {
+            "uid": record.uid,
+            "split": split,
+            "label": record.label,
+            "has_video": int(bool(inputs.video_mask[i])),
+            "r_T": float(regression[i]),
+        }
+        row.update({f"logit_{k}": float(v) for k, v in enumerate(logits[i])})
+        rows.append(row)
+    return rows
+
+
+def write_predictions(out_file: str | Path, rows: list[dict[str, Any]]) -> None:
+    """The predictions file the student reads (rows from :func:`prediction_rows`)."""
+    write_csv(out_file, rows, list(rows[0]))
