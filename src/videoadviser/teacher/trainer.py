@@ -488,9 +488,9 @@ def train_teacher(
     epochs = tqdm(
         range(state["epoch"], cfg.epochs), desc="teacher", unit="epoch", disable=not progress
     )
+    # no early stop before min_epochs, nor before the transcripts had `patience` epochs
+    earliest_stop = max(cfg.min_epochs, cfg.video_first_epochs + cfg.patience)
     for epoch in epochs:
-        # no early stop before min_epochs, nor before the transcripts had `patience` epochs
-        earliest_stop = max(cfg.min_epochs, cfg.video_first_epochs + cfg.patience)
         if state["bad_epochs"] >= cfg.patience and epoch >= earliest_stop:
             break
         model.train()
