@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from videoadviser.data.demo import DemoConfig, make_demo_dataset
+from videoadviser.data.demo import DemoConfig, make_demo_dataset, make_demo_pool
 
 TINY_DEMO = DemoConfig(seed=7, n_train=24, n_valid=8, n_test=8, clips_per_speaker=(4, 8))
 
@@ -23,6 +23,14 @@ def tiny_demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small embedded dataset (40 clips) in the MMSA raw layout; do not modify it."""
     return make_demo_dataset(
         tmp_path_factory.mktemp("demo") / "tiny", TINY_DEMO, workers=1, progress=False
+    )
+
+
+@pytest.fixture(scope="session")
+def tiny_pool(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An unlabelled pool (12 clips) of :func:`tiny_demo`'s dataset; do not modify it."""
+    return make_demo_pool(
+        tmp_path_factory.mktemp("pool") / "unlabelled", TINY_DEMO, 12, workers=1, progress=False
     )
 
 

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from videoadviser.cli import main
-from videoadviser.evaluation.significance import paired_bootstrap_mae
 
 FAST = [
     "--set", "data.num_frames=4",
@@ -24,23 +23,41 @@ FAST = [
 
 def test_run_prints_the_table_writes_files_and_resumes(
     tiny_demo: Path,
+    tiny_pool: Path,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.chdir(tmp_path)
     out = tmp_path / "run"
-    args = ["run", "--data", str(tiny_demo), "--seeds", "1", "2", "--out", str(out), "-q", *FAST]
+    data = ["--data", str(tiny_demo), "--unlabelled", str(tiny_pool)]
+    args = ["run", *data, "--seeds", "1", "2", "--out", str(out), "-q", *FAST]
     assert main(args) == 0
     printed = capsys.readouterr().out
     assert "| Teacher (video + transcript) |" in printed
     assert "| Student, distilled (text only) |" in printed and "+/-" in printed
-    assert "Paired bootstrap over 8 test clips" in printed
+    assert "| Student, distilled with 12 unlabelled clips (text only) |" in printed
+    assert "(paper setting: labelled clips only): MAE change" in printed
+    assert "(with the unlabelled transfer set): MAE change" in printed
+    assert printed.count("Bootstrap over 8 test clips") == 2
+    assert "over seeds and clips: p = " in printed and "ASO epsilon_min = " in printed
     results = json.loads((out / "results.json").read_text())
-    assert results["seeds"] == [1, 2]
-    assert set(results["summary_test"]) == {"teacher", "student_distilled", "student_baseline"}
+    assert results["seeds"] == [1, 2] and results["unlabelled"]["clips"] == 12
+    assert set(results["summary_test"]) == {
+        "teacher",
+        "student_distilled",
+        "student_baseline",
+        "student_transfer",
+    }
+    assert set(results["teacher_mae_by_split"]) == {"train", "valid", "test"}
+    for comparison in results["comparisons"].values():
+        assert 0 <= comparison["aso_epsilon_min"] <= 1
+        assert comparison["seed_clip_bootstrap"]["seeds"] == 2
     with open(out / "results.csv", newline="") as handle:
-        assert len(list(csv.DictReader(handle))) == 6
+        assert len(list(csv.DictReader(handle))) == 8
+    with open(out / "seed_1" / "teacher_predictions.csv", newline="") as handle:
+        splits = [row["split"] for row in csv.DictReader(handle)]
+    assert splits.count("unlabelled") == 12 and splits.count("train") == 24
     info = json.loads((out / "run_info.json").read_text())
     assert info["version"] and info["git_revision"]
     assert json.loads((out / "recipe.json").read_text())["data"]["num_frames"] == 4
@@ -104,11 +121,31 @@ def test_missing_data_folder_says_how_to_make_one(
     assert not missing.exists()  # an explicit --data is never generated behind the user's back
 
 
-def test_paired_bootstrap() -> None:
-    better = [0.1, 0.2, 0.1, 0.3, 0.2] * 20
-    worse = [e + 0.5 for e in better]
-    result = paired_bootstrap_mae(better, worse, resamples=2000)
-    assert result["delta"] == pytest.approx(-0.5)
-    assert result["p_value"] == pytest.approx(1 / 2000)
-    same = paired_bootstrap_mae(better, better[::-1], resamples=2000)
-    assert same["p_value"] > 0.05
+def test_student_with_a_pool_needs_the_pools_teacher_predictions(
+    tiny_demo: Path, tiny_pool: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    teacher = ["teacher", "train", "--data", str(tiny_demo), "--out", str(tmp_path / "t"), "-q"]
+    assert main([*teacher, *FAST, "--set", "teacher.epochs=1"]) == 0
+    predict = [
+        "teacher",
+        "predict",
+        "--data",
+        str(tiny_demo),
+        "--teacher",
+        str(tmp_path / "t" / "best"),
+    ]
+    assert main([*predict, "--out", str(tmp_path / "labelled.csv"), "-q", *FAST]) == 0
+    student = ["student", "train", "--data", str(tiny_demo), "--unlabelled", str(tiny_pool), "-q"]
+    student += ["--out", str(tmp_path / "s"), *FAST]
+    capsys.readouterr()
+    assert main([*student, "--teacher-predictions", str(tmp_path / "labelled.csv")]) == 2
+    err = capsys.readouterr().err
+    assert "no teacher prediction for 12 of 12 unlabelled clips" in err
+    assert "`videoadviser teacher predict --unlabelled DIR` writes them" in err
+    assert not (tmp_path / "s").exists()  # nothing was trained
+    full = tmp_path / "all.csv"
+    predict += ["--unlabelled", str(tiny_pool), "--out", str(full), "-q", *FAST]
+    assert main(predict) == 0
+    assert "wrote 52 teacher predictions" in capsys.readouterr().out  # 40 labelled + 12 pool
+    assert main([*student, "--teacher-predictions", str(full)]) == 0
+    assert (tmp_path / "s" / "best" / "config.json").is_file()

@@ -43,7 +43,8 @@ def test_read_teacher_predictions_errors(tiny_demo: Path, tmp_path: Path) -> Non
     with pytest.raises(DataError, match=r"bad.csv:2: r_T 'nan' is not a finite number"):
         read_teacher_predictions(bad, records)
     good = _teacher_csv(tmp_path / "g.csv", list(reversed(records)), 0.5)
-    assert read_teacher_predictions(good, records).tolist() == [0.5] * 24
+    targets = read_teacher_predictions(good, records)
+    assert targets.regression.tolist() == [0.5] * 24 and targets.logits is None
 
 
 def test_batches_cover_every_text_once() -> None:

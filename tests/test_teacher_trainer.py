@@ -223,3 +223,60 @@ def test_video_only_teacher_loads_no_transcript_encoder(tiny_recipe: Recipe) -> 
     tiny_recipe.teacher.inputs = "video"
     teacher, tokenizers = build_teacher(tiny_recipe)
     assert teacher.transcript is None and tokenizers.transcript_encoder is None
+
+
+def test_the_random_clip_is_drawn_from_the_run_seed(tiny_recipe: Recipe) -> None:
+    weights = {}
+    for seed in (1, 2, 1):
+        tiny_recipe.seed = seed
+        teacher, _ = build_teacher(tiny_recipe)
+        weights.setdefault(seed, []).append(
+            teacher.clip.vision_model.embeddings.patch_embedding.weight
+        )
+    assert torch.equal(weights[1][0], weights[1][1])  # the same seed, the same tower
+    assert not torch.equal(weights[1][0], weights[2][0])  # seeds mean seeds
+
+
+def test_speaker_folds_cover_every_clip_once_without_sharing_a_speaker(tiny_demo: Path) -> None:
+    from videoadviser.teacher.trainer import speaker_folds
+
+    train = load_dataset(tiny_demo, progress=False).split("train")
+    folds = speaker_folds(train, 3, seed=5)
+    assert sorted(i for fold in folds for i in fold) == list(range(len(train)))
+    speakers = [{train[i].video_id for i in fold} for fold in folds]
+    assert all(not (a & b) for i, a in enumerate(speakers) for b in speakers[i + 1 :])
+    assert speaker_folds(train, 3, seed=5) == folds  # deterministic
+    with pytest.raises(Exception, match="only .* speakers"):
+        speaker_folds(train, 1000, seed=5)
+
+
+def test_out_of_fold_targets_come_from_teachers_that_never_saw_the_clip(
+    tiny_recipe: Recipe, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import videoadviser.teacher.trainer as trainer
+
+    trained_on: list[set[str]] = []
+    real_train = trainer.train_teacher
+
+    def spy(recipe, dataset, out_dir, *args, **kwargs):  # type: ignore[no-untyped-def]
+        trained_on.append({r.uid for r in dataset.split("train")})
+        assert len(dataset.split("valid")) == 8 and len(dataset.split("test")) == 8
+        return real_train(recipe, dataset, out_dir, *args, **kwargs)
+
+    monkeypatch.setattr(trainer, "train_teacher", spy)
+    tiny_recipe.teacher.epochs = 1
+    tiny_recipe.teacher.oof_folds = 2
+    dataset = load_dataset(tiny_recipe.data.path, progress=False)
+    train = dataset.split("train")
+    rows = trainer.out_of_fold_predictions(tiny_recipe, dataset, tmp_path / "oof", progress=False)
+    assert [r["uid"] for r in rows] == [r.uid for r in train]  # every training clip, once
+    folds = trainer.speaker_folds(train, 2, tiny_recipe.seed)
+    assert len(trained_on) == 2
+    for k, fold in enumerate(folds):
+        held_out = {train[i].uid for i in fold}
+        assert {rows[i]["fold"] for i in fold} == {k}
+        assert trained_on[k] == {r.uid for r in train} - held_out  # never saw its fold
+    assert all(np.isfinite(float(r["r_T"])) for r in rows)
+    # a finished fold is reused, not retrained
+    again = trainer.out_of_fold_predictions(tiny_recipe, dataset, tmp_path / "oof", False)
+    assert len(trained_on) == 2 and [r["r_T"] for r in again] == [r["r_T"] for r in rows]

@@ -16,13 +16,21 @@ Handler = Callable[[argparse.Namespace], int]
 
 
 def _cmd_make_demo(args: argparse.Namespace) -> int:
-    from videoadviser.data.demo import DemoConfig, make_demo_dataset
+    from videoadviser.data.demo import UNLABELLED_DIR, DemoConfig, make_demo_dataset
 
     config = DemoConfig(
         seed=args.seed, n_train=args.n_train, n_valid=args.n_valid, n_test=args.n_test
     )
-    path = make_demo_dataset(args.dir, config, overwrite=args.overwrite, progress=not args.quiet)
+    path = make_demo_dataset(
+        args.dir,
+        config,
+        overwrite=args.overwrite,
+        progress=not args.quiet,
+        unlabelled=args.unlabelled,
+    )
     print(f"embedded dataset ready at {path}")
+    if args.unlabelled:
+        print(f"unlabelled pool of {args.unlabelled} clips ready at {path / UNLABELLED_DIR}")
     return 0
 
 
@@ -49,6 +57,9 @@ def _recipe(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     if getattr(args, "data", None):
         overrides.append(f'data.path="{args.data}"')
         overrides.append("data.make_demo=false")
+        overrides.append('data.unlabelled=""')  # another dataset: no pool unless given
+    if getattr(args, "unlabelled", None):
+        overrides.append(f'data.unlabelled="{args.unlabelled}"')
     if getattr(args, "video_policy", None):
         overrides.append(f'data.video_policy="{args.video_policy}"')
     return load_recipe(args.recipe, overrides)
@@ -69,24 +80,34 @@ def _cmd_teacher_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_teacher_predict(args: argparse.Namespace) -> int:
-    from videoadviser.pipeline import prepare_dataset
+    from videoadviser.pipeline import prepare_dataset, prepare_transfer
     from videoadviser.teacher.trainer import predict_teacher
 
     recipe = _recipe(args)
     dataset = prepare_dataset(recipe, progress=not args.quiet)
-    rows = predict_teacher(args.teacher, dataset, recipe, args.out, progress=not args.quiet)
+    transfer = prepare_transfer(recipe, dataset, progress=not args.quiet)
+    rows = predict_teacher(
+        args.teacher, dataset, recipe, args.out, progress=not args.quiet, transfer=transfer
+    )
     print(f"wrote {len(rows)} teacher predictions to {args.out}")
     return 0
 
 
 def _cmd_student_train(args: argparse.Namespace) -> int:
-    from videoadviser.pipeline import prepare_dataset
+    from videoadviser.pipeline import prepare_dataset, prepare_transfer
     from videoadviser.student.trainer import train_student
 
     recipe = _recipe(args)
     dataset = prepare_dataset(recipe, progress=not args.quiet)
+    transfer = prepare_transfer(recipe, dataset, progress=not args.quiet)
     result = train_student(
-        recipe, dataset, args.out, args.teacher_predictions, args.lambda2, not args.quiet
+        recipe,
+        dataset,
+        args.out,
+        args.teacher_predictions,
+        args.lambda2,
+        not args.quiet,
+        transfer=transfer,
     )
     print(json.dumps({"best_epoch": result["best_epoch"], "metrics": result["metrics"]}, indent=2))
     print(f"exported student: {args.out / 'best'}")
@@ -147,7 +168,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_recipe_options(parser: argparse.ArgumentParser, data: bool = True) -> None:
+def _add_recipe_options(
+    parser: argparse.ArgumentParser, data: bool = True, unlabelled: bool = False
+) -> None:
     parser.add_argument(
         "--recipe", default="demo", help="packaged recipe name (demo, mosi, mosei) or a .toml path"
     )
@@ -169,6 +192,16 @@ def _add_recipe_options(parser: argparse.ArgumentParser, data: bool = True) -> N
             choices=("error", "skip", "blank"),
             default=None,
             help="missing/corrupt videos",
+        )
+    if unlabelled:
+        parser.add_argument(
+            "--unlabelled",
+            type=Path,
+            default=None,
+            metavar="DIR",
+            help="transfer set: unlabelled clips (MMSA raw layout, label.csv with "
+            "video_id,clip_id,text + Raw/) that the teacher labels for the student; "
+            "overrides data.unlabelled (with --data, no pool is used unless this is given)",
         )
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
 
@@ -199,6 +232,14 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--n-train", type=int, default=1284, help="training clips (default 1284)")
     demo.add_argument("--n-valid", type=int, default=229, help="validation clips (default 229)")
     demo.add_argument("--n-test", type=int, default=686, help="test clips (default 686)")
+    demo.add_argument(
+        "--unlabelled",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also write an unlabelled pool (transfer set) of N clips to DIR/unlabelled; its "
+        "tweets are never in the labelled splits (default 0: none)",
+    )
     demo.add_argument("--overwrite", action="store_true", help="replace an existing folder")
     demo.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     demo.set_defaults(handler=_cmd_make_demo)
@@ -228,7 +269,7 @@ def build_parser() -> argparse.ArgumentParser:
         "test split (MMSA metrics) and print the comparison. Results go to --out as JSON/CSV; "
         "running the same --out again resumes.",
     )
-    _add_recipe_options(run)
+    _add_recipe_options(run, unlabelled=True)
     run.add_argument(
         "--seeds", type=int, nargs="+", default=None, help="seeds (default: the recipe's)"
     )
@@ -258,7 +299,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run a trained teacher on every clip of every split and write one CSV "
         "(uid, split, label, has_video, r_T, logit_0..K-1) for the student step.",
     )
-    _add_recipe_options(t_pred)
+    _add_recipe_options(t_pred, unlabelled=True)
     t_pred.add_argument(
         "--teacher", type=Path, required=True, help="teacher checkpoint folder (OUT/best)"
     )
@@ -275,10 +316,11 @@ def build_parser() -> argparse.ArgumentParser:
         "train",
         help="fine-tune the student with distillation step 2",
         description="Loss L1(r_S, y) + lambda2 * MSE(r_S, r_T), r_T read from the teacher's "
-        "predictions CSV. --lambda2 0 trains the no-distillation baseline. OUT/best is a plain "
+        "predictions CSV; with --unlabelled, the transfer set's clips add the distillation term "
+        "alone. --lambda2 0 trains the no-distillation baseline. OUT/best is a plain "
         "transformers model (AutoModelForSequenceClassification, one regression output).",
     )
-    _add_recipe_options(s_train)
+    _add_recipe_options(s_train, unlabelled=True)
     s_train.add_argument(
         "--teacher-predictions", type=Path, default=None, help="CSV from teacher predict"
     )

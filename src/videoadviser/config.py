@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from videoadviser.distillation.losses import DISTILL_LOSSES
 from videoadviser.errors import ConfigError
 from videoadviser.utils.schedule import SCHEDULES
 
@@ -30,6 +31,13 @@ class DataConfig:
     make_demo: bool = True  # make the embedded dataset at `path` if it is not there
     video_policy: str = "error"  # error | skip | blank
     num_frames: int = 8
+    # The transfer set: an MMSA raw-layout folder of unlabelled clips (label.csv with
+    # video_id,clip_id,text + Raw/); the teacher labels them, the student learns from them
+    # through the distillation term alone. "" = none (the paper's setting only).
+    unlabelled: str = ""
+    unlabelled_limit: int = 0  # use only the first N unlabelled clips (0 = all)
+    # with make_demo: also make an unlabelled pool of this many clips at `unlabelled`
+    demo_unlabelled: int = 0
 
 
 @dataclass
@@ -55,6 +63,9 @@ class TeacherConfig:
     cross_layers: int = 2
     alpha_init: float = 0.1
     max_text_length: int = 77
+    # K > 1: the training clips' r_T come out of fold: K teachers, each trained without one
+    # (speaker-disjoint) fold, predict it, so the student never sees an in-sample target
+    oof_folds: int = 0
     prompt_template: str = "a video of a person expressing {} sentiment"
     epochs: int = 40
     min_epochs: int = 15  # no early stop before this: from-scratch towers plateau first
@@ -74,13 +85,24 @@ class StudentConfig:
 
     checkpoint: str = "minilm"  # hub id, local folder, or "minilm" (the packaged MiniLM)
     lambda2: float = 1.0
+    # the step-2 term: mse (the paper's MSE(r_S, r_T)) | l1 | huber (delta 1)
+    distill_loss: str = "mse"
+    # weight of a soft-class term KL(softmax(z_T / tau) || q_S), q_S from r_S (0 = off)
+    soft_weight: float = 0.0
+    temperature: float = 2.0  # tau of the soft-class term
     dropout: float = 0.1
     max_length: int = 64
     epochs: int = 6
+    min_epochs: int = 0  # no early stop before this many epochs
     patience: int = 3
     batch_size: int = 32
     lr: float = 5e-5
     head_lr: float = 1e-3
+    schedule: str = "constant"  # constant | cosine (decays to 0 at `epochs`)
+    warmup_epochs: float = 0.0
+    # > 0: validate and export an exponential moving average of the weights (this decay per
+    # step) instead of the last weights
+    ema_decay: float = 0.0
     weight_decay: float = 0.01
     mixed_precision: str = "auto"
 
@@ -148,6 +170,8 @@ def _validate(recipe: Recipe, source: str) -> None:
         "teacher.inputs": (recipe.teacher.inputs, ("both", "video", "transcript")),
         "teacher.head": (recipe.teacher.head, ("mlp", "expectation")),
         "teacher.schedule": (recipe.teacher.schedule, SCHEDULES),
+        "student.schedule": (recipe.student.schedule, SCHEDULES),
+        "student.distill_loss": (recipe.student.distill_loss, DISTILL_LOSSES),
         "teacher.mixed_precision": (recipe.teacher.mixed_precision, ("auto", "no", "bf16", "fp16")),
         "student.mixed_precision": (recipe.student.mixed_precision, ("auto", "no", "bf16", "fp16")),
     }
@@ -171,6 +195,16 @@ def _validate(recipe: Recipe, source: str) -> None:
         raise ConfigError(f"{source}: teacher.video_first_epochs must be >= 0")
     if recipe.teacher.warmup_epochs < 0:
         raise ConfigError(f"{source}: teacher.warmup_epochs must be >= 0")
+    if recipe.student.warmup_epochs < 0:
+        raise ConfigError(f"{source}: student.warmup_epochs must be >= 0")
+    if not 0 <= recipe.student.ema_decay < 1:
+        raise ConfigError(f"{source}: student.ema_decay must be in [0, 1)")
+    if recipe.student.soft_weight < 0 or recipe.student.temperature <= 0:
+        raise ConfigError(f"{source}: student.soft_weight must be >= 0, temperature > 0")
+    if recipe.teacher.oof_folds == 1 or recipe.teacher.oof_folds < 0:
+        raise ConfigError(f"{source}: teacher.oof_folds is 0 (off) or at least 2")
+    if recipe.data.unlabelled_limit < 0 or recipe.data.demo_unlabelled < 0:
+        raise ConfigError(f"{source}: data.unlabelled_limit and data.demo_unlabelled must be >= 0")
     if recipe.teacher.lambda1 < 0 or recipe.student.lambda2 < 0:
         raise ConfigError(f"{source}: lambda1 and lambda2 must be >= 0")
 

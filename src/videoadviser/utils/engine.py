@@ -1,0 +1,102 @@
+"""The training engine both trainers share: the learning-rate schedule by step, model selection
+on validation MAE with early stopping, and an exponential moving average of the weights.
+
+The teacher's and the student's loops differ only in what a batch is and how a checkpoint is
+written; everything that decides *when* to stop and *which* weights to keep lives here.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+
+import torch
+
+from videoadviser.utils.schedule import lr_factor, set_learning_rates
+
+
+class StepSchedule:
+    """Sets every parameter group's rate for each optimizer step (see :func:`lr_factor`).
+
+    A pure function of the step, so a resumed run continues from ``step`` with the same rates.
+    """
+
+    def __init__(
+        self,
+        optimizer: torch.optim.Optimizer,
+        schedule: str,
+        total_steps: int,
+        warmup_steps: int = 0,
+        step: int = 0,
+    ) -> None:
+        self.optimizer = optimizer
+        self.schedule = schedule
+        self.total_steps = total_steps
+        self.warmup_steps = warmup_steps
+        self.step = step
+        self.base_rates = [group.get("initial_lr", group["lr"]) for group in optimizer.param_groups]
+        for group, rate in zip(optimizer.param_groups, self.base_rates, strict=True):
+            group["initial_lr"] = rate
+
+    def advance(self) -> float:
+        """Set the rates of the coming step, count it, and return its factor."""
+        factor = lr_factor(self.schedule, self.step, self.total_steps, self.warmup_steps)
+        set_learning_rates(self.optimizer, self.base_rates, factor)
+        self.step += 1
+        return factor
+
+
+@dataclass
+class Selection:
+    """Model selection on validation MAE, with patience and an earliest epoch to stop at."""
+
+    patience: int
+    earliest_stop: int = 0
+    best_mae: float = math.inf
+    best_epoch: int = -1
+    bad_epochs: int = 0
+
+    def update(self, epoch: int, valid_mae: float) -> bool:
+        """Record epoch ``epoch``'s (1-based) validation MAE; True if it is the new best."""
+        if valid_mae < self.best_mae:
+            self.best_mae, self.best_epoch, self.bad_epochs = valid_mae, epoch, 0
+            return True
+        self.bad_epochs += 1
+        return False
+
+    def should_stop(self, epochs_done: int) -> bool:
+        """Stop before the next epoch: no gain for ``patience`` epochs, past the earliest stop."""
+        return self.bad_epochs >= self.patience and epochs_done >= self.earliest_stop
+
+    def as_dict(self) -> dict[str, float | int]:
+        return {k: v for k, v in asdict(self).items() if k not in ("patience", "earliest_stop")}
+
+
+class WeightAverage:
+    """An exponential moving average of a model's floating-point parameters and buffers.
+
+    ``update()`` after each optimizer step; ``swapped_in()`` lends the averaged weights to the
+    model (to validate or export it) and puts the trained ones back afterwards.
+    """
+
+    def __init__(self, model: torch.nn.Module, decay: float) -> None:
+        self.decay = decay
+        self.tensors = [t for t in model.state_dict().values() if t.is_floating_point()]
+        self.average = [t.detach().clone() for t in self.tensors]
+
+    @torch.no_grad()
+    def update(self) -> None:
+        torch._foreach_lerp_(self.average, self.tensors, 1.0 - self.decay)
+
+    @contextmanager
+    def swapped_in(self) -> Iterator[None]:
+        with torch.no_grad():
+            trained = [t.detach().clone() for t in self.tensors]
+            torch._foreach_copy_(self.tensors, self.average)
+        try:
+            yield
+        finally:
+            with torch.no_grad():
+                torch._foreach_copy_(self.tensors, trained)
