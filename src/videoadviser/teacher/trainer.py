@@ -51,9 +51,9 @@ from videoadviser.utils.checkpoint import (
     optimizer_to_tensors,
     save_checkpoint,
 )
+from videoadviser.utils.engine import Selection, StepSchedule
 from videoadviser.utils.io import read_json, write_csv, write_json
 from videoadviser.utils.runtime import make_accelerator, make_optimizer, seed_everything
-from videoadviser.utils.schedule import lr_factor, set_learning_rates
 
 logger = logging.getLogger(__name__)
 
@@ -470,10 +470,15 @@ def train_teacher(
         [{"params": towers, "lr": cfg.tower_lr}] if towers else []
     )
     optimizer = make_optimizer(groups, cfg.weight_decay, accelerator.device)
-    base_rates = [group["lr"] for group in groups]
     steps_per_epoch = math.ceil(len(splits["train"]) / (cfg.batch_size * accelerator.num_processes))
     total_steps = cfg.epochs * steps_per_epoch
-    warmup_steps = round(cfg.warmup_epochs * steps_per_epoch)
+    schedule = StepSchedule(
+        optimizer, cfg.schedule, total_steps, round(cfg.warmup_epochs * steps_per_epoch)
+    )
+    # no early stop before min_epochs, nor before the transcripts had `patience` epochs
+    selection = Selection(
+        cfg.patience, earliest_stop=max(cfg.min_epochs, cfg.video_first_epochs + cfg.patience)
+    )
 
     state = {"epoch": 0, "best_mae": math.inf, "best_epoch": -1, "bad_epochs": 0, "history": []}
     last = out_dir / "last"
@@ -485,6 +490,8 @@ def train_teacher(
                 optimizer, load_tensors(last / "optimizer.safetensors"), saved["optimizer"]
             )
             state = saved["state"]
+            for key in ("best_mae", "best_epoch", "bad_epochs"):
+                setattr(selection, key, state[key])
             logger.info("resuming teacher training after epoch %d", state["epoch"])
         else:
             logger.warning("%s was written by another configuration; starting afresh", last)
@@ -494,10 +501,8 @@ def train_teacher(
     epochs = tqdm(
         range(state["epoch"], cfg.epochs), desc="teacher", unit="epoch", disable=not progress
     )
-    # no early stop before min_epochs, nor before the transcripts had `patience` epochs
-    earliest_stop = max(cfg.min_epochs, cfg.video_first_epochs + cfg.patience)
     for epoch in epochs:
-        if state["bad_epochs"] >= cfg.patience and epoch >= earliest_stop:
+        if selection.should_stop(epoch):
             break
         model.train()
         started, losses = time.perf_counter(), []
@@ -505,11 +510,9 @@ def train_teacher(
             _batches(len(train), cfg.batch_size, recipe.seed * 1000 + epoch)
         )
         dropout_rng = torch.Generator().manual_seed(recipe.seed * 1000 + epoch + 1)
-        step = epoch * steps_per_epoch
+        schedule.step = epoch * steps_per_epoch
         for index in tqdm(loader, desc=f"epoch {epoch + 1}", leave=False, disable=not progress):
-            factor = lr_factor(cfg.schedule, step, total_steps, warmup_steps)
-            set_learning_rates(optimizer, base_rates, factor)
-            step += 1
+            schedule.advance()
             tensors = train.batch(index.cpu(), sampling)
             batch = {k: v.to(accelerator.device) for k, v in tensors.items()}
             if teacher.arch.use_video and teacher.arch.use_text:
@@ -535,12 +538,9 @@ def train_teacher(
                 "seconds": time.perf_counter() - started,
             }
         )
-        if valid_mae < state["best_mae"]:
-            state.update(best_mae=valid_mae, best_epoch=epoch + 1, bad_epochs=0)
-            if accelerator.is_main_process:
-                save_teacher(out_dir / "best", accelerator.unwrap_model(model), tokenizers, config)
-        else:
-            state["bad_epochs"] += 1
+        if selection.update(epoch + 1, valid_mae) and accelerator.is_main_process:
+            save_teacher(out_dir / "best", accelerator.unwrap_model(model), tokenizers, config)
+        state.update(selection.as_dict())
         if accelerator.is_main_process:
             opt_tensors, opt_meta = optimizer_to_tensors(optimizer)
             save_teacher(
