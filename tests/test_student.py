@@ -113,3 +113,23 @@ print(json.dumps(out))
     )
     plain = json.loads(result.stdout.strip().splitlines()[-1])
     np.testing.assert_allclose(ours, plain, atol=1e-5)
+
+
+def test_validation_every_n_steps_selects_within_an_epoch(
+    tiny_recipe: Recipe, tiny_demo: Path, tmp_path: Path
+) -> None:
+    dataset = load_dataset(tiny_demo, progress=False)
+    tiny_recipe.student.epochs = 2  # 24 clips, batches of 8: 3 steps an epoch, 6 in all
+    tiny_recipe.student.eval_every = 2
+    tiny_recipe.student.patience = 10
+    tiny_recipe.student.schedule = "cosine"
+    tiny_recipe.student.warmup_epochs = 1.0
+    tiny_recipe.student.ema_decay = 0.5
+    result = train_student(tiny_recipe, dataset, tmp_path / "s", None, 0.0, progress=False)
+    assert [h["step"] for h in result["history"]] == [2, 4, 6]
+    maes = [h["valid_mae"] for h in result["history"]]
+    best = next(h for h in result["history"] if h["valid_mae"] == min(maes))
+    assert result["best_epoch"] == best["epoch"]
+    # the exported model is the selected one: its validation MAE is the best one seen
+    metrics = json.loads((tmp_path / "s" / "metrics.json").read_text())
+    assert metrics["valid"]["MAE"] == pytest.approx(min(maes), abs=1e-4)

@@ -130,3 +130,9 @@ def test_overlap_with_evaluation_clips_is_refused(tiny_demo: Path, tmp_path: Pat
     assert f"{train.uid!r} has the id of a labelled train clip" in message
     assert f"'fresh$_$2' has the transcript of test clip {test.uid!r}" in message
     assert "fresh$_$3" not in message and "fresh$_$1" not in message
+
+
+def test_pools_are_nested() -> None:
+    config, tweets = DemoConfig(), load_tweets()
+    small, large = plan_pool(config, tweets, 50), plan_pool(config, tweets, 3000)
+    assert small == large[:50]  # the same clips, speakers and render seeds

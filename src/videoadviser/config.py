@@ -94,6 +94,9 @@ class StudentConfig:
     max_length: int = 64
     epochs: int = 6
     min_epochs: int = 0  # no early stop before this many epochs
+    # validate (and select) every N optimizer steps; 0: at the end of each epoch. Patience
+    # counts validations, so with a large transfer set a long epoch is still watched
+    eval_every: int = 0
     patience: int = 3
     batch_size: int = 32
     lr: float = 5e-5

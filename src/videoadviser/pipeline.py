@@ -118,8 +118,7 @@ def prepare_transfer(
     path = Path(data.unlabelled)
     if data.make_demo and data.demo_unlabelled > 0:
         make_demo_pool(path, DemoConfig(), data.demo_unlabelled, progress=progress)
-    transfer = load_unlabelled(path, data.video_policy, progress=progress)
-    transfer = transfer.head(data.unlabelled_limit)
+    transfer = load_unlabelled(path, data.video_policy, progress, limit=data.unlabelled_limit)
     check_no_overlap(dataset, transfer)
     return transfer
 
@@ -193,25 +192,34 @@ def run_seed(
         students.append(("student_transfer", recipe.student.lambda2, transfer))
     for name, lambda2, pool in students:
         started = time.perf_counter()
+        stage = folder / student_folder(name, pool)
 
         def train(
-            name: str = name, lambda2: float = lambda2, pool: TransferSet | None = pool
+            stage: Path = stage, lambda2: float = lambda2, pool: TransferSet | None = pool
         ) -> dict[str, Any]:
             return train_student(
-                recipe, dataset, folder / name, predictions, lambda2, progress, transfer=pool
+                recipe, dataset, stage, predictions, lambda2, progress, transfer=pool
             )
 
-        result = _stage(folder / name, train)
+        result = _stage(stage, train)
         out[name] = result["metrics"]
         timings[name] = time.perf_counter() - started
     out["timings"] = timings
     return out
 
 
-def _errors(folder: Path, name: str, test_uids: list[str], labels: np.ndarray) -> np.ndarray:
+def student_folder(name: str, transfer: TransferSet | None = None) -> str:
+    """A student stage's folder name; a transfer-set student's names its pool size, so a run
+    folder never reuses a student trained on another pool."""
+    return f"{name}_{len(transfer)}" if transfer is not None else name
+
+
+def _errors(
+    folder: Path, name: str, test_uids: list[str], labels: np.ndarray, stage: str
+) -> np.ndarray:
     """Absolute test errors of one model of one seed, in ``test_uids`` order: ``(N,)``."""
     column = "r_T" if name == "teacher" else "r_S"
-    path = folder / (PREDICTIONS_FILE if name == "teacher" else f"{name}/predictions.csv")
+    path = folder / (PREDICTIONS_FILE if name == "teacher" else f"{stage}/predictions.csv")
     with open(path, newline="", encoding="utf-8") as handle:
         values = {row["uid"]: float(row[column]) for row in csv.DictReader(handle)}
     return np.abs(np.array([values[u] for u in test_uids]) - labels)
@@ -259,10 +267,17 @@ def run_experiment(
         )
     models = [m for m in MODELS if m in per_seed[seeds[0]]]
 
+    stage_pool = {m: transfer if m == "student_transfer" else None for m in models}
     test = dataset.split("test")
     uids, labels = [r.uid for r in test], np.array([r.label for r in test])
     errors = {
-        m: np.stack([_errors(out / f"seed_{s}", m, uids, labels) for s in seeds]) for m in models
+        m: np.stack(
+            [
+                _errors(out / f"seed_{s}", m, uids, labels, student_folder(m, stage_pool[m]))
+                for s in seeds
+            ]
+        )
+        for m in models
     }
     summary = {m: _summarise([per_seed[s][m]["test"] for s in seeds]) for m in models}
     comparisons = {

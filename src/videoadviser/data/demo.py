@@ -223,7 +223,8 @@ def plan_pool(config: DemoConfig, tweets: list[Tweet], n: int) -> list[_ClipPlan
     Transcripts are drawn uniformly, without replacement, from the tweets the labelled splits
     do not use, so the pool keeps the corpus's own class mix (unlabelled video comes as it
     comes, not balanced like a labelled set; the corpus has too few positive tweets to keep the
-    labelled 40/25/35 mix beyond about 9k clips). Everything else (speakers, faces, latents) is
+    labelled 40/25/35 mix beyond about 9k clips). Pools are nested: the pool of ``n`` clips is
+    the first ``n`` clips of any larger one. Everything else (speakers, faces, latents) is
     the labelled generator's process with its own random stream; the label it draws is never
     written.
     """
@@ -234,8 +235,10 @@ def plan_pool(config: DemoConfig, tweets: list[Tweet], n: int) -> list[_ClipPlan
             f"{len(free)} tweets that the labelled splits do not use (give 1..{len(free)})"
         )
     rng = np.random.default_rng([config.seed, POOL_STREAM])
-    chosen = [free[i] for i in rng.permutation(len(free))[:n]]
-    return _plan_clips(config, {UNLABELLED: n}, chosen, rng, stream=(POOL_STREAM,))
+    chosen = [free[i] for i in rng.permutation(len(free))]
+    # plan the largest pool and keep its first n clips, so pools are nested: the pool of n
+    # clips is the first n rows of every larger pool, rendered identically
+    return _plan_clips(config, {UNLABELLED: len(free)}, chosen, rng, stream=(POOL_STREAM,))[:n]
 
 
 def _plan_clips(

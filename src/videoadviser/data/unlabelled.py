@@ -125,10 +125,14 @@ def read_unlabelled_csv(root: str | Path) -> list[ClipRecord]:
 
 
 def load_unlabelled(
-    path: str | Path, video_policy: str = "error", progress: bool = True
+    path: str | Path, video_policy: str = "error", progress: bool = True, limit: int = 0
 ) -> TransferSet:
-    """Read a transfer set and apply the video policy (as :func:`load_dataset` does)."""
-    records, report = apply_video_policy(read_unlabelled_csv(path), video_policy, progress=progress)
+    """Read a transfer set (its first ``limit`` clips when ``limit`` > 0) and apply the video
+    policy (as :func:`load_dataset` does)."""
+    records = read_unlabelled_csv(path)
+    if limit > 0:
+        records = records[:limit]
+    records, report = apply_video_policy(records, video_policy, progress=progress)
     if not records:
         raise DataError(f"{path}: no unlabelled clip has a usable video under the skip policy")
     return TransferSet(records=records, source=str(path), video_report=report)

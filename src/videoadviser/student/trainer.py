@@ -242,22 +242,49 @@ def train_student(
     average = (
         WeightAverage(accelerator.unwrap_model(model), cfg.ema_decay) if cfg.ema_decay else None
     )
-    selection = Selection(cfg.patience, earliest_stop=cfg.min_epochs)
+    # validate every `eval_every` steps (0: at the end of each epoch); patience counts validations
+    every = cfg.eval_every or steps_per_epoch
+    evals_per_epoch = steps_per_epoch / every
+    selection = Selection(cfg.patience, earliest_stop=math.ceil(cfg.min_epochs * evals_per_epoch))
     history: list[dict[str, Any]] = []
+    started, losses = time.perf_counter(), []
+
+    def validate(step: int) -> None:
+        nonlocal started, losses
+        with average.swapped_in() if average is not None else nullcontext():
+            valid = predict_encoded(model, encoded["valid"], device=accelerator.device)
+            valid_mae = float(np.mean(np.abs(valid - labels["valid"].numpy())))
+            if selection.update(len(history) + 1, valid_mae) and accelerator.is_main_process:
+                export_student(
+                    out_dir / "best", accelerator.unwrap_model(model), tokenizer, recipe, weight
+                )
+        history.append(
+            {
+                "epoch": round(step / steps_per_epoch, 3),
+                "step": step,
+                "train_loss": float(np.mean(losses)) if losses else math.nan,
+                "valid_mae": valid_mae,
+                "seconds": time.perf_counter() - started,
+            }
+        )
+        bar.set_postfix(loss=f"{history[-1]['train_loss']:.3f}", valid_mae=f"{valid_mae:.3f}")
+        started, losses = time.perf_counter(), []
+        model.train()
+
     bar = tqdm(
-        range(cfg.epochs),
+        total=cfg.epochs * steps_per_epoch,
         desc=f"student (lambda2={weight:g}{f', +{len(pool)} unlabelled' if pool else ''})",
-        unit="epoch",
+        unit="step",
         disable=not progress,
     )
-    for epoch in bar:
-        if selection.should_stop(epoch):
+    step = 0
+    for epoch in range(cfg.epochs):
+        if selection.should_stop(len(history)):
             break
         model.train()
-        started, losses = time.perf_counter(), []
         batches = train.batches(cfg.batch_size, recipe.seed * 1000 + epoch)
         shard = batches[accelerator.process_index :: accelerator.num_processes]
-        for index in tqdm(shard, desc=f"epoch {epoch + 1}", leave=False, disable=not progress):
+        for index in shard:
             schedule.advance()
             batch = {k: v.to(accelerator.device) for k, v in train.batch(index).items()}
             with accelerator.autocast():
@@ -279,23 +306,16 @@ def train_student(
             if average is not None:
                 average.update()
             losses.append(loss.item())
-        with average.swapped_in() if average is not None else nullcontext():
-            valid = predict_encoded(model, encoded["valid"], device=accelerator.device)
-            valid_mae = float(np.mean(np.abs(valid - labels["valid"].numpy())))
-            improved = selection.update(epoch + 1, valid_mae)
-            if improved and accelerator.is_main_process:
-                export_student(
-                    out_dir / "best", accelerator.unwrap_model(model), tokenizer, recipe, weight
-                )
-        history.append(
-            {
-                "epoch": epoch + 1,
-                "train_loss": float(np.mean(losses)),
-                "valid_mae": valid_mae,
-                "seconds": time.perf_counter() - started,
-            }
-        )
-        bar.set_postfix(loss=f"{np.mean(losses):.3f}", valid_mae=f"{valid_mae:.3f}")
+            step += 1
+            bar.update(1)
+            last = step == len(shard) * (epoch + 1)
+            if step % every == 0 or (last and not cfg.eval_every):
+                validate(step)
+                if selection.should_stop(len(history)):
+                    break
+    if not history or history[-1]["step"] != step:
+        validate(step)  # the final weights are always a candidate
+    bar.close()
     accelerator.wait_for_everyone()
 
     best, _ = load_student(out_dir / "best")
@@ -310,11 +330,15 @@ def train_student(
         )
     if accelerator.is_main_process:
         write_json(out_dir / "metrics.json", metrics)
-        write_csv(out_dir / "history.csv", history, ["epoch", "train_loss", "valid_mae", "seconds"])
+        write_csv(
+            out_dir / "history.csv",
+            history,
+            ["epoch", "step", "train_loss", "valid_mae", "seconds"],
+        )
         write_csv(out_dir / "predictions.csv", rows, ["uid", "split", "label", "r_S"])
     return {
         "metrics": metrics,
-        "best_epoch": selection.best_epoch,
+        "best_epoch": history[selection.best_epoch - 1]["epoch"],
         "history": history,
         "lambda2": weight,
         "unlabelled": len(pool),

@@ -1,0 +1,252 @@
+"""Transfer curve: the distilled student's test MAE against the size of the unlabelled pool.
+
+For each seed: train the demo teacher (or reuse ``RUN/seed_<s>/teacher``, the main job's
+layout), let it label the whole pool once, then train the no-distillation baseline and one
+distilled student per pool size (the first N clips of the pool, so the pools are nested; size 0
+is the paper's setting, labelled clips only). Every student is selected on the validation
+split; test MAE is reported. Writes ``curve.csv`` (one row per seed and size), ``summary.csv``
+(mean and std per size, with each size against the baseline: relative change, seed-and-clip
+bootstrap p, ASO epsilon_min), ``curve.json`` and ``curve.png``.
+
+The README's curve comes from (the pool is the largest the corpus allows, 26951 clips):
+
+    python benchmarks/transfer_curve.py --run runs/main5 --pool data/pool-max \
+        --sizes 0 2000 8000 26951 --seeds 1111 1112 1113 1114 1115 --out runs/curve
+
+``--annotator-noise X`` makes (once) and uses an embedded dataset and pool whose annotators are
+noisier (``DemoConfig.annotator_noise``; default 0.6), for the regime map. ``--set`` changes the
+students' recipe (``--set student.distill_loss="l1"``); ``--tag`` keeps such variants apart.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import statistics
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from videoadviser.config import Recipe, load_recipe
+from videoadviser.data.dataset import SentimentDataset, load_dataset
+from videoadviser.data.demo import DemoConfig, make_demo_dataset, make_demo_pool
+from videoadviser.data.unlabelled import TransferSet, check_no_overlap, load_unlabelled
+from videoadviser.evaluation.significance import aso_epsilon_min, seed_clip_bootstrap_mae
+from videoadviser.student.trainer import train_student
+from videoadviser.teacher.trainer import (
+    PREDICTIONS_FILE,
+    add_transfer_predictions,
+    predict_teacher,
+    train_teacher,
+)
+from videoadviser.utils.io import read_json, write_csv, write_json
+
+
+def stage(folder: Path, run: Any) -> dict[str, Any]:
+    """Run unless ``folder/metrics.json`` exists (a finished stage is reused)."""
+    if (folder / "metrics.json").is_file():
+        return read_json(folder / "metrics.json")
+    return run()["metrics"]
+
+
+def test_errors(folder: Path, dataset: SentimentDataset) -> np.ndarray:
+    """A student's absolute test errors, in test-split order: ``(N,)``."""
+    with open(folder / "predictions.csv", newline="", encoding="utf-8") as handle:
+        values = {r["uid"]: float(r["r_S"]) for r in csv.DictReader(handle)}
+    test = dataset.split("test")
+    return np.abs(np.array([values[r.uid] for r in test]) - np.array([r.label for r in test]))
+
+
+def run_seed(
+    recipe: Recipe,
+    dataset: SentimentDataset,
+    pool: TransferSet,
+    folder: Path,
+    students: Path,
+    sizes: list[int],
+) -> list[dict[str, Any]]:
+    """Teacher (reused if there), its pool labels, the baseline and one student per size."""
+    predictions = folder / PREDICTIONS_FILE
+    teacher = stage(
+        folder / "teacher",
+        lambda: train_teacher(
+            recipe, dataset, folder / "teacher", False, predictions_file=predictions
+        ),
+    )
+    if not predictions.is_file():
+        predict_teacher(folder / "teacher" / "best", dataset, recipe, predictions, False)
+    started = time.perf_counter()
+    added = add_transfer_predictions(predictions, folder / "teacher" / "best", pool, recipe, False)
+    if added:
+        print(f"  teacher labelled {added} pool clips in {time.perf_counter() - started:.0f} s")
+    rows = [{"model": "teacher", "pool": 0, **_maes(teacher)}]
+    runs = [("baseline", 0, 0.0)] + [("distilled", n, recipe.student.lambda2) for n in sizes]
+    for model, n, lambda2 in runs:
+        out = students / (model if model == "baseline" else f"pool_{n}")
+        started = time.perf_counter()
+        metrics = stage(
+            out,
+            lambda out=out, n=n, lambda2=lambda2: train_student(
+                recipe,
+                dataset,
+                out,
+                predictions,
+                lambda2,
+                progress=False,
+                transfer=pool.head(n) if n else None,
+            ),
+        )
+        row = {"model": model, "pool": n, **_maes(metrics), "folder": str(out)}
+        row["seconds"] = round(time.perf_counter() - started, 1)
+        print(f"  {model:9s} pool {n:6d}: valid {row['valid_MAE']:.4f} test {row['test_MAE']:.4f}")
+        rows.append(row)
+    return rows
+
+
+def _maes(metrics: dict[str, Any]) -> dict[str, float]:
+    return {f"{s}_MAE": metrics[s]["MAE"] for s in ("train", "valid", "test")}
+
+
+def summarise(
+    rows: list[dict[str, Any]], dataset: SentimentDataset, seeds: list[int]
+) -> list[dict[str, Any]]:
+    """Mean and std per (model, pool); each distilled size against the baseline."""
+    out = []
+    keys = sorted({(r["model"], r["pool"]) for r in rows}, key=lambda k: (k[0] != "teacher", k))
+    baseline = {r["seed"]: r for r in rows if r["model"] == "baseline"}
+    for model, pool in keys:
+        group = sorted(
+            (r for r in rows if (r["model"], r["pool"]) == (model, pool)), key=lambda r: r["seed"]
+        )
+        line: dict[str, Any] = {"model": model, "pool": pool, "seeds": len(group)}
+        for key in ("valid_MAE", "test_MAE", "train_MAE"):
+            values = [r[key] for r in group]
+            line[f"{key}_mean"] = statistics.mean(values)
+            line[f"{key}_std"] = statistics.stdev(values) if len(values) > 1 else 0.0
+        if model == "distilled" and len(group) == len(seeds):
+            a = np.stack([test_errors(Path(r["folder"]), dataset) for r in group])
+            b = np.stack([test_errors(Path(baseline[r["seed"]]["folder"]), dataset) for r in group])
+            base = b.mean()
+            line["test_change_percent"] = 100.0 * (base - a.mean()) / base
+            line["seeds_better"] = int((a.mean(1) < b.mean(1)).sum())
+            line["seed_clip_p"] = seed_clip_bootstrap_mae(a, b, seed=seeds[0])["p_value"]
+            line["aso_epsilon_min"] = aso_epsilon_min(a.mean(1), b.mean(1), seed=seeds[0])
+            valid_base = statistics.mean(baseline[r["seed"]]["valid_MAE"] for r in group)
+            line["valid_change_percent"] = (
+                100.0 * (valid_base - line["valid_MAE_mean"]) / valid_base
+            )
+        out.append(line)
+    return out
+
+
+def plot(summary: list[dict[str, Any]], path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    distilled = [s for s in summary if s["model"] == "distilled"]
+    sizes = [s["pool"] for s in distilled]
+    fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=120)
+    ax.errorbar(
+        sizes,
+        [s["test_MAE_mean"] for s in distilled],
+        yerr=[s["test_MAE_std"] for s in distilled],
+        marker="o",
+        capsize=3,
+        label="student, distilled (labelled + N unlabelled clips)",
+    )
+    for model, style in (("baseline", "--"), ("teacher", ":")):
+        (line,) = [s for s in summary if s["model"] == model]
+        mean, std = line["test_MAE_mean"], line["test_MAE_std"]
+        label = "student, no distillation" if model == "baseline" else "teacher (video + text)"
+        ax.axhline(mean, linestyle=style, color="k" if model == "teacher" else "C3", label=label)
+        ax.axhspan(mean - std, mean + std, color="C3" if model == "baseline" else "0.8", alpha=0.15)
+    ax.set_xscale("symlog", linthresh=1000)
+    ax.set_xticks(sizes)
+    ax.set_xticklabels([f"{s // 1000}k" if s >= 1000 else str(s) for s in sizes])
+    ax.set_xlabel("unlabelled clips labelled by the teacher (N)")
+    ax.set_ylabel("test MAE (mean +/- std over seeds)")
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--data", default="data/demo", help="labelled embedded dataset")
+    parser.add_argument("--pool", default="data/pool-max", help="unlabelled pool (made if absent)")
+    parser.add_argument("--pool-size", type=int, default=0, help="clips in a made pool (0: max)")
+    parser.add_argument("--annotator-noise", type=float, default=None)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[0, 2000, 8000])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1111, 1112, 1113, 1114, 1115])
+    parser.add_argument("--run", default="runs/curve", help="folder with seed_<s>/teacher")
+    parser.add_argument("--out", default=None, help="results folder (default: --run)")
+    parser.add_argument("--tag", default="curve", help="name of this student configuration")
+    parser.add_argument("--recipe", default="demo")
+    parser.add_argument("--set", action="append", default=[], help="recipe override")
+    args = parser.parse_args()
+
+    config = DemoConfig()
+    if args.annotator_noise is not None:
+        config = replace(config, annotator_noise=args.annotator_noise)
+    make_demo_dataset(args.data, config, progress=False)
+    if not Path(args.pool).exists():
+        from videoadviser.data.demo import load_tweets, unused_tweets
+
+        size = args.pool_size or len(unused_tweets(config, load_tweets()))
+        make_demo_pool(args.pool, config, size)
+    dataset = load_dataset(args.data, progress=False)
+    pool = load_unlabelled(args.pool, progress=False).head(max(args.sizes))
+    check_no_overlap(dataset, pool)
+    run, out = Path(args.run), Path(args.out or args.run)
+    overrides = [f'data.path="{args.data}"', "data.make_demo=false", *args.set]
+    rows: list[dict[str, Any]] = []
+    for seed in args.seeds:
+        print(f"seed {seed}", flush=True)
+        recipe = load_recipe(args.recipe, [*overrides, f"seed={seed}"])
+        folder = run / f"seed_{seed}"
+        for row in run_seed(recipe, dataset, pool, folder, folder / args.tag, args.sizes):
+            rows.append({"seed": seed, **row})
+    summary = summarise(rows, dataset, args.seeds)
+    out.mkdir(parents=True, exist_ok=True)
+    columns = ["seed", "model", "pool", "train_MAE", "valid_MAE", "test_MAE", "seconds", "folder"]
+    write_csv(out / f"{args.tag}.csv", rows, columns)
+    write_csv(out / f"{args.tag}_summary.csv", summary, sorted({k for s in summary for k in s}))
+    write_json(
+        out / f"{args.tag}.json",
+        {"args": vars(args), "demo_config": config.__dict__, "rows": rows, "summary": summary},
+    )
+    noise = config.annotator_noise
+    plot(
+        summary,
+        out / f"{args.tag}.png",
+        f"embedded data (annotator noise {noise:g}), {len(args.seeds)} seeds; {args.tag}",
+    )
+    print(
+        "\n| model | pool | valid MAE | test MAE | test change | better | seed+clip p | ASO eps |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    for s in summary:
+        extra = (
+            f"{s['test_change_percent']:+.1f}% | {s['seeds_better']}/{s['seeds']} | "
+            f"{s['seed_clip_p']:.4f} | "
+            + (f"{s['aso_epsilon_min']:.3f}" if s["aso_epsilon_min"] is not None else "n/a")
+            if "test_change_percent" in s
+            else " | | | "
+        )
+        print(
+            f"| {s['model']} | {s['pool']} | {s['valid_MAE_mean']:.4f} +/- {s['valid_MAE_std']:.4f}"
+            f" | {s['test_MAE_mean']:.4f} +/- {s['test_MAE_std']:.4f} | {extra} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
