@@ -83,7 +83,7 @@ def test_columns_and_empty_folders(tmp_path: Path) -> None:
     with pytest.raises(DataError, match=r"missing column\(s\) text"):
         read_unlabelled_csv(no_text)
     no_rows = _write(tmp_path / "norows", "video_id,clip_id,text", [])
-    with pytest.raises(DataError, match="no data rows; the unlabelled folder is empty"):
+    with pytest.raises(DataError, match="norows/label.csv: no data rows"):
         read_unlabelled_csv(no_rows)
     bad = _write(tmp_path / "bad", "video_id,clip_id,text,label,mode", ["v,1,,2,train"])
     with pytest.raises(DataError, match=r"bad/label.csv:2: empty text"):

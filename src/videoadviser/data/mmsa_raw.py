@@ -12,6 +12,7 @@ the file and the CSV line.
 from __future__ import annotations
 
 import csv
+from collections.abc import Callable
 from pathlib import Path
 
 from videoadviser.data.records import (
@@ -49,15 +50,34 @@ def read_label_csv(root: str | Path) -> list[ClipRecord]:
             f"{path}: no label file; a dataset folder in the MMSA raw layout holds label.csv "
             "and Raw/<video_id>/<clip_id>.mp4 (try `videoadviser data make-demo DIR`)"
         )
+    return read_records(
+        path,
+        REQUIRED_COLUMNS,
+        lambda row, where, columns: _row_to_record(row, root, where, columns),
+        needs=f"label.csv needs {', '.join(REQUIRED_COLUMNS)}",
+    )
+
+
+def read_records(
+    path: Path,
+    required: tuple[str, ...],
+    convert: Callable[[dict[str, str | None], str, list[str]], ClipRecord],
+    needs: str,
+) -> list[ClipRecord]:
+    """Records from a label CSV, one per row through ``convert(row, "file:line", columns)``.
+
+    Raises:
+        DataError: a required column is missing (``needs`` says what the file must hold), rows
+            that ``convert`` refuses (all of them, in one message), no rows, duplicate ids.
+    """
     with open(path, newline="", encoding="utf-8-sig") as handle:
         reader = csv.DictReader(handle)
-        columns = reader.fieldnames or []
-        missing = [c for c in REQUIRED_COLUMNS if c not in columns]
+        columns = list(reader.fieldnames or [])
+        missing = [c for c in required if c not in columns]
         if missing:
             raise DataError(
                 f"{path}: missing column(s) {', '.join(missing)}; "
-                f"found {', '.join(columns) or 'none'}. "
-                f"label.csv needs {', '.join(REQUIRED_COLUMNS)}"
+                f"found {', '.join(columns) or 'none'}. {needs}"
             )
         records: list[ClipRecord] = []
         wheres: list[str] = []
@@ -65,7 +85,7 @@ def read_label_csv(root: str | Path) -> list[ClipRecord]:
         for row in reader:
             where = f"{path}:{reader.line_num}"
             try:
-                records.append(_row_to_record(row, root, where, columns))
+                records.append(convert(row, where, columns))
                 wheres.append(where)
             except DataError as error:
                 problems.append(str(error))

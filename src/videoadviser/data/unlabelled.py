@@ -12,15 +12,14 @@ clip id or a transcript that is also in the labelled valid or test split is an e
 
 from __future__ import annotations
 
-import csv
 import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from videoadviser.data.dataset import SentimentDataset
-from videoadviser.data.mmsa_raw import LABEL_FILE, raw_video_path
-from videoadviser.data.records import ClipRecord, check_unique_ids, join_problems
+from videoadviser.data.mmsa_raw import LABEL_FILE, raw_video_path, read_records
+from videoadviser.data.records import ClipRecord, join_problems
 from videoadviser.data.videos import VideoReport, apply_video_policy
 from videoadviser.errors import DataError
 
@@ -76,52 +75,39 @@ def read_unlabelled_csv(root: str | Path) -> list[ClipRecord]:
             f"{path}: no label file; an unlabelled folder holds label.csv "
             "(video_id,clip_id,text) and Raw/<video_id>/<clip_id>.mp4"
         )
-    with open(path, newline="", encoding="utf-8-sig") as handle:
-        reader = csv.DictReader(handle)
-        columns = reader.fieldnames or []
-        missing = [c for c in REQUIRED_COLUMNS if c not in columns]
-        if missing:
-            raise DataError(
-                f"{path}: missing column(s) {', '.join(missing)}; found "
-                f"{', '.join(columns) or 'none'}. An unlabelled label.csv needs "
-                f"{', '.join(REQUIRED_COLUMNS)} (label, annotation and mode are ignored)"
-            )
-        records, wheres, problems = [], [], []
-        for row in reader:
-            where = f"{path}:{reader.line_num}"
-            video_id = (row.get("video_id") or "").strip()
-            clip_id = (row.get("clip_id") or "").strip()
-            text = (row.get("text") or "").strip()
-            if None in row:
-                problems.append(f"{where}: too many fields; check quoting of the text column")
-            elif not video_id or not clip_id:
-                problems.append(f"{where}: empty video_id or clip_id")
-            elif not text:
-                problems.append(f"{where}: empty text; every clip needs its transcript")
-            else:
-                extra = {
-                    k: v
-                    for k, v in row.items()
-                    if k not in REQUIRED_COLUMNS + IGNORED_COLUMNS and k is not None and v
-                }
-                records.append(
-                    ClipRecord(
-                        video_id=video_id,
-                        clip_id=clip_id,
-                        text=text,
-                        label=math.nan,
-                        split=UNLABELLED,
-                        video_path=str(raw_video_path(root, video_id, clip_id)),
-                        extra=extra,
-                    )
-                )
-                wheres.append(where)
-    if problems:
-        raise DataError(join_problems(f"bad rows in {path}", problems))
-    if not records:
-        raise DataError(f"{path}: no data rows; the unlabelled folder is empty")
-    check_unique_ids(records, wheres)
-    return records
+    return read_records(
+        path,
+        REQUIRED_COLUMNS,
+        lambda row, where, columns: _row_to_record(row, root, where),
+        needs=f"An unlabelled label.csv needs {', '.join(REQUIRED_COLUMNS)} "
+        "(label, annotation and mode are ignored)",
+    )
+
+
+def _row_to_record(row: dict[str, str | None], root: Path, where: str) -> ClipRecord:
+    if None in row:
+        raise DataError(f"{where}: too many fields; check quoting of the text column")
+    video_id = (row.get("video_id") or "").strip()
+    clip_id = (row.get("clip_id") or "").strip()
+    text = (row.get("text") or "").strip()
+    if not video_id or not clip_id:
+        raise DataError(f"{where}: empty video_id or clip_id")
+    if not text:
+        raise DataError(f"{where}: empty text; every clip needs its transcript")
+    extra = {
+        k: v
+        for k, v in row.items()
+        if k not in REQUIRED_COLUMNS + IGNORED_COLUMNS and k is not None and v
+    }
+    return ClipRecord(
+        video_id=video_id,
+        clip_id=clip_id,
+        text=text,
+        label=math.nan,
+        split=UNLABELLED,
+        video_path=str(raw_video_path(root, video_id, clip_id)),
+        extra=extra,
+    )
 
 
 def load_unlabelled(
