@@ -8,10 +8,16 @@ split; test MAE is reported. Writes ``curve.csv`` (one row per seed and size), `
 (mean and std per size, with each size against the baseline: relative change, seed-and-clip
 bootstrap p, ASO epsilon_min), ``curve.json`` and ``curve.png``.
 
-The README's curve comes from (the pool is the largest the corpus allows, 26951 clips):
+The README's curve comes from (the pool is the largest the corpus allows, 26951 clips; the
+main job's five-seed run folder supplies the teachers and the 0 and 2000 students):
 
     python benchmarks/transfer_curve.py --run runs/main5 --pool data/pool-max \
-        --sizes 0 2000 8000 26951 --seeds 1111 1112 1113 1114 1115 --out runs/curve
+        --sizes 0 2000 8000 26951 --seeds 1111 1112 1113 1114 1115 \
+        --pool-set student.eval_every=103 --out runs/curve
+
+``--pool-set student.eval_every=103`` validates the students with unlabelled clips every 103
+steps, one epoch of the 2000-clip student (so that one is trained exactly as in the main job),
+so a large pool's long epochs are watched by early stopping at the same rate.
 
 ``--annotator-noise X`` makes (once) and uses an embedded dataset and pool whose annotators are
 noisier (``DemoConfig.annotator_noise``; default 0.6), for the regime map. ``--set`` changes the
@@ -35,6 +41,7 @@ from videoadviser.data.dataset import SentimentDataset, load_dataset
 from videoadviser.data.demo import DemoConfig, make_demo_dataset, make_demo_pool
 from videoadviser.data.unlabelled import TransferSet, check_no_overlap, load_unlabelled
 from videoadviser.evaluation.significance import aso_epsilon_min, seed_clip_bootstrap_mae
+from videoadviser.pipeline import student_folder
 from videoadviser.student.trainer import train_student
 from videoadviser.teacher.trainer import (
     PREDICTIONS_FILE,
@@ -62,13 +69,15 @@ def test_errors(folder: Path, dataset: SentimentDataset) -> np.ndarray:
 
 def run_seed(
     recipe: Recipe,
+    pool_recipe: Recipe,
     dataset: SentimentDataset,
     pool: TransferSet,
     folder: Path,
     students: Path,
     sizes: list[int],
 ) -> list[dict[str, Any]]:
-    """Teacher (reused if there), its pool labels, the baseline and one student per size."""
+    """Teacher (reused if there), its pool labels, the baseline and one student per size
+    (``pool_recipe`` for the students with unlabelled clips)."""
     predictions = folder / PREDICTIONS_FILE
     teacher = stage(
         folder / "teacher",
@@ -85,18 +94,20 @@ def run_seed(
     rows = [{"model": "teacher", "pool": 0, **_maes(teacher)}]
     runs = [("baseline", 0, 0.0)] + [("distilled", n, recipe.student.lambda2) for n in sizes]
     for model, n, lambda2 in runs:
-        out = students / (model if model == "baseline" else f"pool_{n}")
+        transfer = pool.head(n) if n else None
+        name = "student_baseline" if model == "baseline" else "student_distilled"
+        out = students / student_folder(name, transfer)  # the main job's names
         started = time.perf_counter()
         metrics = stage(
             out,
-            lambda out=out, n=n, lambda2=lambda2: train_student(
-                recipe,
+            lambda out=out, lambda2=lambda2, transfer=transfer: train_student(
+                pool_recipe if transfer is not None else recipe,
                 dataset,
                 out,
                 predictions,
                 lambda2,
                 progress=False,
-                transfer=pool.head(n) if n else None,
+                transfer=transfer,
             ),
         )
         row = {"model": model, "pool": n, **_maes(metrics), "folder": str(out)}
@@ -167,7 +178,7 @@ def plot(summary: list[dict[str, Any]], path: Path, title: str) -> None:
         ax.axhspan(mean - std, mean + std, color="C3" if model == "baseline" else "0.8", alpha=0.15)
     ax.set_xscale("symlog", linthresh=1000)
     ax.set_xticks(sizes)
-    ax.set_xticklabels([f"{s // 1000}k" if s >= 1000 else str(s) for s in sizes])
+    ax.set_xticklabels([f"{s / 1000:.0f}k" if s >= 1000 else str(s) for s in sizes])
     ax.set_xlabel("unlabelled clips labelled by the teacher (N)")
     ax.set_ylabel("test MAE (mean +/- std over seeds)")
     ax.set_title(title, fontsize=10)
@@ -189,15 +200,27 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[1111, 1112, 1113, 1114, 1115])
     parser.add_argument("--run", default="runs/curve", help="folder with seed_<s>/teacher")
     parser.add_argument("--out", default=None, help="results folder (default: --run)")
-    parser.add_argument("--tag", default="curve", help="name of this student configuration")
+    parser.add_argument(
+        "--tag",
+        default="",
+        help="name of this student configuration (students go to seed_<s>/<tag>/; default: "
+        "seed_<s>/ with the main job's names, so its students are reused)",
+    )
     parser.add_argument("--recipe", default="demo")
     parser.add_argument("--set", action="append", default=[], help="recipe override")
+    parser.add_argument(
+        "--pool-set",
+        action="append",
+        default=[],
+        help="recipe override for the students with unlabelled clips only",
+    )
     args = parser.parse_args()
 
     config = DemoConfig()
     if args.annotator_noise is not None:
         config = replace(config, annotator_noise=args.annotator_noise)
-    make_demo_dataset(args.data, config, progress=False)
+    if not Path(args.data).exists():
+        make_demo_dataset(args.data, config, progress=False)
     if not Path(args.pool).exists():
         from videoadviser.data.demo import load_tweets, unused_tweets
 
@@ -212,23 +235,26 @@ def main() -> None:
     for seed in args.seeds:
         print(f"seed {seed}", flush=True)
         recipe = load_recipe(args.recipe, [*overrides, f"seed={seed}"])
+        pool_recipe = load_recipe(args.recipe, [*overrides, *args.pool_set, f"seed={seed}"])
         folder = run / f"seed_{seed}"
-        for row in run_seed(recipe, dataset, pool, folder, folder / args.tag, args.sizes):
+        students = folder / args.tag if args.tag else folder
+        for row in run_seed(recipe, pool_recipe, dataset, pool, folder, students, args.sizes):
             rows.append({"seed": seed, **row})
     summary = summarise(rows, dataset, args.seeds)
     out.mkdir(parents=True, exist_ok=True)
     columns = ["seed", "model", "pool", "train_MAE", "valid_MAE", "test_MAE", "seconds", "folder"]
-    write_csv(out / f"{args.tag}.csv", rows, columns)
-    write_csv(out / f"{args.tag}_summary.csv", summary, sorted({k for s in summary for k in s}))
+    name = args.tag or "curve"
+    write_csv(out / f"{name}.csv", rows, columns)
+    write_csv(out / f"{name}_summary.csv", summary, sorted({k for s in summary for k in s}))
     write_json(
-        out / f"{args.tag}.json",
+        out / f"{name}.json",
         {"args": vars(args), "demo_config": config.__dict__, "rows": rows, "summary": summary},
     )
     noise = config.annotator_noise
     plot(
         summary,
-        out / f"{args.tag}.png",
-        f"embedded data (annotator noise {noise:g}), {len(args.seeds)} seeds; {args.tag}",
+        out / f"{name}.png",
+        f"embedded data (annotator noise {noise:g}), {len(args.seeds)} seeds; {name}",
     )
     print(
         "\n| model | pool | valid MAE | test MAE | test change | better | seed+clip p | ASO eps |"

@@ -18,6 +18,17 @@ def test_make_demo_then_check(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     args = ["data", "make-demo", str(folder), "--n-train", "6", "--n-valid", "3", "--n-test", "3"]
     assert main([*args, "-q"]) == 0
     assert (folder / "label.csv").is_file()
+    assert not (folder / "unlabelled").exists()
+    assert main([*args, "--unlabelled", "5", "-q"]) == 0  # a pool beside the same dataset
+    assert "unlabelled pool of 5 clips ready at" in capsys.readouterr().out
+    pool = folder / "unlabelled"
+    assert (pool / "label.csv").read_text().splitlines()[0] == "video_id,clip_id,text"
+    assert len(list((pool / "Raw").glob("*/*.mp4"))) == 5
+    assert main([*args, "--unlabelled", "3", "-q"]) == 0  # another size replaces the pool
+    assert len(list((pool / "Raw").glob("*/*.mp4"))) == 3
+    labelled = {line.split(",")[2] for line in (folder / "label.csv").read_text().splitlines()}
+    pooled = {line.split(",")[2] for line in (pool / "label.csv").read_text().splitlines()[1:]}
+    assert not labelled & pooled
     capsys.readouterr()
     report = tmp_path / "summary.json"
     assert main(["data", "check", str(folder), "-q", "--json", str(report)]) == 0

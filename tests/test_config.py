@@ -46,6 +46,12 @@ def test_overrides() -> None:
         ("teacher.transcript_dropout=1.0", "teacher.transcript_dropout must be in [0, 1)"),
         ("teacher.video_first_epochs=-1", "teacher.video_first_epochs must be >= 0"),
         ("nonsense", "expected section.key=value"),
+        ('student.distill_loss="kl"', "student.distill_loss = 'kl' is not one of mse, l1, huber"),
+        ("student.ema_decay=1.0", "student.ema_decay must be in [0, 1)"),
+        ("student.temperature=0", "temperature > 0"),
+        ("teacher.oof_folds=1", "teacher.oof_folds is 0 (off) or at least 2"),
+        ("data.unlabelled_limit=-1", "data.unlabelled_limit and data.demo_unlabelled"),
+        ('student.schedule="linear"', "student.schedule = 'linear' is not one of"),
     ],
 )
 def test_bad_values_are_named(override: str, message: str) -> None:
