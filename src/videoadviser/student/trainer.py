@@ -203,7 +203,7 @@ def train_student(
     train_labels = torch.tensor([r.label for r in train_records]).nan_to_num(0.0)
     labelled = torch.tensor([r.split != UNLABELLED for r in train_records])
     soft = weight > 0 and cfg.soft_weight > 0
-    if weight > 0 or soft:
+    if weight > 0:
         if teacher_predictions is None:
             raise DataError("distillation (lambda2 > 0) needs the teacher's predictions file")
         targets = read_teacher_predictions(teacher_predictions, splits["train"])
