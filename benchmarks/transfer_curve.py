@@ -13,11 +13,15 @@ main job's five-seed run folder supplies the teachers and the 0 and 2000 student
 
     python benchmarks/transfer_curve.py --run runs/main5 --pool data/pool-max \
         --sizes 0 2000 8000 26951 --seeds 1111 1112 1113 1114 1115 \
-        --pool-set student.eval_every=103 --out runs/curve
+        --pool-set student.eval_every=103 --pool-set student.min_epochs=1 --out runs/curve
 
-``--pool-set student.eval_every=103`` validates the students with unlabelled clips every 103
-steps, one epoch of the 2000-clip student (so that one is trained exactly as in the main job),
-so a large pool's long epochs are watched by early stopping at the same rate.
+``--pool-set`` applies to the students with unlabelled clips only. ``eval_every=103`` validates
+them every 103 steps, one epoch of the 2000-clip student, so a large pool's long epochs are
+watched by early stopping at the same rate; ``min_epochs=1`` lets every student read its whole
+pool once before early stopping may stop it (without it, the 26951-clip student of seed 1111
+stopped after 412 steps, having read a quarter of its pool, on a noisy validation bump). Both
+leave the 2000-clip student exactly as the main job trains it (one validation per epoch, and
+patience 2 cannot stop it before its third validation), so its folder is reused.
 
 ``--annotator-noise X`` makes (once) and uses an embedded dataset and pool whose annotators are
 noisier (``DemoConfig.annotator_noise``; default 0.6), for the regime map. ``--set`` changes the
