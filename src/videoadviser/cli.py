@@ -264,10 +264,12 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser(
         "run",
         help="the main job: teacher, distilled and baseline students, comparison table",
-        description="Make (or reuse) the dataset, train the teacher, write its predictions, "
-        "train the distilled student and the no-distillation baseline, evaluate all three on the "
-        "test split (MMSA metrics) and print the comparison. Results go to --out as JSON/CSV; "
-        "running the same --out again resumes.",
+        description="Make (or reuse) the dataset and its unlabelled pool, train the teacher, "
+        "write its predictions (labelled and unlabelled clips), train the distilled student "
+        "(paper setting), the student distilled with the unlabelled clips too, and the "
+        "no-distillation baseline, evaluate all on the test split (MMSA metrics) and print the "
+        "table and both comparisons. Results go to --out as JSON/CSV; running the same --out "
+        "again resumes.",
     )
     _add_recipe_options(run, unlabelled=True)
     run.add_argument(
