@@ -8,16 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from fast_recipe import FAST
+
 BENCHMARKS = Path(__file__).parent.parent / "benchmarks"
-TINY = [
-    "--set", "data.num_frames=4",
-    "--set", "teacher.epochs=2",
-    "--set", "teacher.min_epochs=0",
-    "--set", "teacher.video_first_epochs=0",
-    "--set", "teacher.batch_size=8",
-    "--set", "student.epochs=1",
-    "--set", "student.batch_size=8",
-]  # fmt: skip
+TINY = [*FAST, "--set", "teacher.epochs=2"]
 
 
 def _run(script: str, *args: str) -> str:

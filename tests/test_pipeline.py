@@ -7,18 +7,9 @@ import json
 from pathlib import Path
 
 import pytest
+from fast_recipe import FAST
 
 from videoadviser.cli import main
-
-FAST = [
-    "--set", "data.num_frames=4",
-    "--set", "teacher.epochs=3",
-    "--set", "teacher.min_epochs=0",
-    "--set", "teacher.video_first_epochs=0",
-    "--set", "teacher.batch_size=8",
-    "--set", "student.epochs=1",
-    "--set", "student.batch_size=8",
-]  # fmt: skip
 
 
 def test_run_prints_the_table_writes_files_and_resumes(
