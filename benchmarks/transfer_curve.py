@@ -9,10 +9,11 @@ split; test MAE is reported. Writes ``curve.csv`` (one row per seed and size), `
 bootstrap p, ASO epsilon_min), ``curve.json`` and ``curve.png``.
 
 The README's curve comes from (the pool is the largest the corpus allows, 26951 clips; the
-main job's five-seed run folder supplies the teachers and the 0 and 2000 students):
+main job's five-seed run folder supplies the teachers and their pool labels):
 
     python benchmarks/transfer_curve.py --run runs/main5 --pool data/pool-max \
-        --sizes 0 2000 8000 26951 --seeds 1111 1112 1113 1114 1115 \
+        --sizes 0 2000 8000 26951 --seeds 1111 1112 1113 1114 1115 --tag curve \
+        --set student.mixed_precision="no" \
         --pool-set student.eval_every=103 --pool-set student.min_epochs=1 --out runs/curve
 
 ``--pool-set`` applies to the students with unlabelled clips only. ``eval_every=103`` validates
@@ -20,8 +21,10 @@ them every 103 steps, one epoch of the 2000-clip student, so a large pool's long
 watched by early stopping at the same rate; ``min_epochs=1`` lets every student read its whole
 pool once before early stopping may stop it (without it, the 26951-clip student of seed 1111
 stopped after 412 steps, having read a quarter of its pool, on a noisy validation bump). Both
-leave the 2000-clip student exactly as the main job trains it (one validation per epoch, and
-patience 2 cannot stop it before its third validation), so its folder is reused.
+leave the 2000-clip student trained exactly as the main job trains it (one validation per
+epoch, and patience 2 cannot stop it before its third validation). Stages are stamped as the
+main job's are (:mod:`videoadviser.utils.stage`): a student folder is reused only by the same
+student recipe, so a run with other settings needs its own ``--tag``.
 
 ``--annotator-noise X`` makes (once) and uses an embedded dataset and pool whose annotators are
 noisier (``DemoConfig.annotator_noise``; default 0.6), for the regime map. ``--set`` changes the
@@ -31,7 +34,6 @@ students' recipe (``--set student.distill_loss="l1"``); ``--tag`` keeps such var
 from __future__ import annotations
 
 import argparse
-import csv
 import statistics
 import time
 from dataclasses import replace
@@ -44,31 +46,23 @@ from videoadviser.config import Recipe, load_recipe
 from videoadviser.data.dataset import SentimentDataset, load_dataset
 from videoadviser.data.demo import DemoConfig, make_demo_dataset, make_demo_pool
 from videoadviser.data.unlabelled import TransferSet, check_no_overlap, load_unlabelled
-from videoadviser.evaluation.significance import aso_epsilon_min, seed_clip_bootstrap_mae
-from videoadviser.pipeline import student_folder
-from videoadviser.student.trainer import train_student
-from videoadviser.teacher.trainer import (
-    PREDICTIONS_FILE,
-    add_transfer_predictions,
-    predict_teacher,
-    train_teacher,
+from videoadviser.pipeline import (
+    clip_errors,
+    compare,
+    reuse_or_run,
+    student_folder,
+    student_stamp,
+    teacher_stage,
+    teacher_stamp,
 )
-from videoadviser.utils.io import read_json, write_csv, write_json
+from videoadviser.student.trainer import train_student
+from videoadviser.teacher.trainer import PREDICTIONS_FILE
+from videoadviser.utils.io import write_csv, write_json
 
 
-def stage(folder: Path, run: Any) -> dict[str, Any]:
-    """Run unless ``folder/metrics.json`` exists (a finished stage is reused)."""
-    if (folder / "metrics.json").is_file():
-        return read_json(folder / "metrics.json")
-    return run()["metrics"]
-
-
-def test_errors(folder: Path, dataset: SentimentDataset) -> np.ndarray:
+def student_errors(folder: Path, dataset: SentimentDataset) -> np.ndarray:
     """A student's absolute test errors, in test-split order: ``(N,)``."""
-    with open(folder / "predictions.csv", newline="", encoding="utf-8") as handle:
-        values = {r["uid"]: float(r["r_S"]) for r in csv.DictReader(handle)}
-    test = dataset.split("test")
-    return np.abs(np.array([values[r.uid] for r in test]) - np.array([r.label for r in test]))
+    return clip_errors(folder / "predictions.csv", "r_S", dataset.split("test"))
 
 
 def run_seed(
@@ -82,19 +76,11 @@ def run_seed(
 ) -> list[dict[str, Any]]:
     """Teacher (reused if there), its pool labels, the baseline and one student per size
     (``pool_recipe`` for the students with unlabelled clips)."""
-    predictions = folder / PREDICTIONS_FILE
-    teacher = stage(
-        folder / "teacher",
-        lambda: train_teacher(
-            recipe, dataset, folder / "teacher", False, predictions_file=predictions
-        ),
-    )
-    if not predictions.is_file():
-        predict_teacher(folder / "teacher" / "best", dataset, recipe, predictions, False)
     started = time.perf_counter()
-    added = add_transfer_predictions(predictions, folder / "teacher" / "best", pool, recipe, False)
-    if added:
-        print(f"  teacher labelled {added} pool clips in {time.perf_counter() - started:.0f} s")
+    teacher, _ = teacher_stage(recipe, dataset, folder, progress=False, transfer=pool)
+    print(f"  teacher and its pool labels ready in {time.perf_counter() - started:.0f} s")
+    predictions = folder / PREDICTIONS_FILE
+    made_by = teacher_stamp(recipe, dataset)
     rows = [{"model": "teacher", "pool": 0, **_maes(teacher)}]
     runs = [("baseline", 0, 0.0)] + [("distilled", n, recipe.student.lambda2) for n in sizes]
     for model, n, lambda2 in runs:
@@ -102,18 +88,14 @@ def run_seed(
         name = "student_baseline" if model == "baseline" else "student_distilled"
         out = students / student_folder(name, transfer)  # the main job's names
         started = time.perf_counter()
-        metrics = stage(
+        student_recipe = pool_recipe if transfer is not None else recipe
+        metrics = reuse_or_run(
             out,
-            lambda out=out, lambda2=lambda2, transfer=transfer: train_student(
-                pool_recipe if transfer is not None else recipe,
-                dataset,
-                out,
-                predictions,
-                lambda2,
-                progress=False,
-                transfer=transfer,
+            lambda out=out, lambda2=lambda2, transfer=transfer, r=student_recipe: train_student(
+                r, dataset, out, predictions, lambda2, progress=False, transfer=transfer
             ),
-        )
+            student_stamp(student_recipe, dataset, lambda2, made_by, transfer),
+        )["metrics"]
         row = {"model": model, "pool": n, **_maes(metrics), "folder": str(out)}
         row["seconds"] = round(time.perf_counter() - started, 1)
         print(f"  {model:9s} pool {n:6d}: valid {row['valid_MAE']:.4f} test {row['test_MAE']:.4f}")
@@ -142,13 +124,15 @@ def summarise(
             line[f"{key}_mean"] = statistics.mean(values)
             line[f"{key}_std"] = statistics.stdev(values) if len(values) > 1 else 0.0
         if model == "distilled" and len(group) == len(seeds):
-            a = np.stack([test_errors(Path(r["folder"]), dataset) for r in group])
-            b = np.stack([test_errors(Path(baseline[r["seed"]]["folder"]), dataset) for r in group])
-            base = b.mean()
-            line["test_change_percent"] = 100.0 * (base - a.mean()) / base
-            line["seeds_better"] = int((a.mean(1) < b.mean(1)).sum())
-            line["seed_clip_p"] = seed_clip_bootstrap_mae(a, b, seed=seeds[0])["p_value"]
-            line["aso_epsilon_min"] = aso_epsilon_min(a.mean(1), b.mean(1), seed=seeds[0])
+            a = np.stack([student_errors(Path(r["folder"]), dataset) for r in group])
+            b = np.stack(
+                [student_errors(Path(baseline[r["seed"]]["folder"]), dataset) for r in group]
+            )
+            comparison = compare(a, b, seed=seeds[0])
+            line["test_change_percent"] = comparison["relative_mae_change_percent"]
+            line["seeds_better"] = comparison["seeds_better"]
+            line["seed_clip_p"] = comparison["seed_clip_bootstrap"]["p_value"]
+            line["aso_epsilon_min"] = comparison["aso_epsilon_min"]
             valid_base = statistics.mean(baseline[r["seed"]]["valid_MAE"] for r in group)
             line["valid_change_percent"] = (
                 100.0 * (valid_base - line["valid_MAE_mean"]) / valid_base

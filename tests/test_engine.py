@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
+import pytest
 import torch
 
 from videoadviser.utils.engine import Selection, StepSchedule, WeightAverage
@@ -55,3 +57,38 @@ def test_weight_average_is_an_ema_and_swaps_back() -> None:
     with average.swapped_in():
         assert model.weight.item() == 5.0
     assert model.weight.item() == 8.0
+
+
+def test_clip_gradients_bounds_the_norm_and_zero_is_off() -> None:
+    from accelerate import Accelerator
+
+    from videoadviser.utils.engine import clip_gradients
+
+    accelerator = Accelerator(cpu=True)
+    model = torch.nn.Linear(4, 3)
+
+    def grads() -> torch.Tensor:
+        model.zero_grad()
+        (model(torch.full((2, 4), 100.0)) ** 2).sum().backward()
+        return torch.cat([p.grad.flatten() for p in model.parameters()])  # type: ignore[union-attr]
+
+    norm = float(grads().norm())
+    assert norm > 10
+    clip_gradients(accelerator, model, 0.0)
+    assert float(torch.cat([p.grad.flatten() for p in model.parameters()]).norm()) == norm
+    grads()
+    clip_gradients(accelerator, model, 0.5)
+    clipped = torch.cat([p.grad.flatten() for p in model.parameters()])  # type: ignore[union-attr]
+    assert float(clipped.norm()) == pytest.approx(0.5, rel=1e-4)
+
+
+def test_check_finite_names_the_stage_epoch_and_step(tmp_path: Path) -> None:
+    from videoadviser.errors import TrainingError
+    from videoadviser.utils.engine import check_finite, kept
+
+    check_finite(1.5, "the loss", "teacher (x)", 1, 1, kept(tmp_path))
+    with pytest.raises(TrainingError, match=r"teacher \(x\): the loss is inf at epoch 3, step 7"):
+        check_finite(float("inf"), "the loss", "teacher (x)", 3, 7, kept(tmp_path))
+    assert kept(tmp_path) == "No checkpoint had been written yet"
+    (tmp_path / "best").mkdir()
+    assert str(tmp_path / "best") in kept(tmp_path)

@@ -144,3 +144,15 @@ def test_map_is_one_for_perfect_separation() -> None:
     emb = np.eye(3)[[0, 0, 1, 2, 2]]
     labels = [0, 0, 1, 2, 2]
     assert mean_average_precision(emb, labels, emb, labels) == 1.0
+
+
+def test_finite_metrics_refuses_diverged_or_constant_predictions() -> None:
+    from videoadviser.errors import TrainingError
+    from videoadviser.evaluation.metrics import finite_metrics
+
+    labels = np.array([-2.0, 0.5, 1.0, 2.5])
+    assert finite_metrics(np.array([-1.0, 0.0, 1.0, 2.0]), labels, "student, test")["MAE"] > 0
+    with pytest.raises(TrainingError, match=r"student, test: 1 of 4 predictions are not finite"):
+        finite_metrics(np.array([-1.0, np.nan, 1.0, 2.0]), labels, "student, test")
+    with pytest.raises(TrainingError, match=r"Corr undefined \(every prediction is the same"):
+        finite_metrics(np.full(4, 0.3), labels, "teacher, valid")

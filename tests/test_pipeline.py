@@ -62,6 +62,20 @@ def test_run_prints_the_table_writes_files_and_resumes(
     )
     assert (out / "seed_1" / "student_distilled" / "metrics.json").stat().st_mtime_ns == stamp
 
+    # another student recipe on the same folder stops, naming the stage and the change ...
+    changed = ["run", *data, "--seeds", "1", "--out", str(out), "-q", *FAST]
+    changed += ["--set", "student.lr=1e-4"]
+    assert main(changed) == 2
+    err = capsys.readouterr().err
+    assert f"{out / 'seed_1' / 'student_distilled'} was made from other inputs" in err
+    assert "student.lr (5e-05 -> 0.0001)" in err and "--overwrite" in err
+    # ... and --overwrite retrains the students only: the teacher's stamp still matches
+    teacher = (out / "seed_1" / "teacher" / "metrics.json").stat().st_mtime_ns
+    assert main([*changed, "--overwrite"]) == 0
+    capsys.readouterr()
+    assert (out / "seed_1" / "teacher" / "metrics.json").stat().st_mtime_ns == teacher
+    assert (out / "seed_1" / "student_distilled" / "metrics.json").stat().st_mtime_ns != stamp
+
     # the exported student scores text from the command line
     model = out / "seed_1" / "student_distilled" / "best"
     assert main(["predict", "--model", str(model), "what a lovely day", "this is terrible"]) == 0

@@ -12,7 +12,7 @@ import pytest
 
 from videoadviser.config import Recipe
 from videoadviser.data.dataset import load_dataset
-from videoadviser.errors import DataError
+from videoadviser.errors import DataError, TrainingError
 from videoadviser.student.trainer import (
     Encoded,
     predict_texts,
@@ -133,3 +133,27 @@ def test_validation_every_n_steps_selects_within_an_epoch(
     # the exported model is the selected one: its validation MAE is the best one seen
     metrics = json.loads((tmp_path / "s" / "metrics.json").read_text())
     assert metrics["valid"]["MAE"] == pytest.approx(min(maes), abs=1e-4)
+
+
+def test_a_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(
+    tiny_recipe: Recipe, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import videoadviser.student.trainer as trainer
+
+    calls = {"n": 0}
+    real_loss = trainer.student_loss
+
+    def loss_that_diverges(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        loss, parts = real_loss(*args, **kwargs)
+        return (loss * float("nan") if calls["n"] == 5 else loss), parts
+
+    monkeypatch.setattr(trainer, "student_loss", loss_that_diverges)
+    dataset = load_dataset(tiny_recipe.data.path, progress=False)
+    out = tmp_path / "student"
+    with pytest.raises(TrainingError) as error:  # 3 steps per epoch: step 5 is in epoch 2
+        trainer.train_student(tiny_recipe, dataset, out, None, lambda2=0.0, progress=False)
+    message = str(error.value)
+    assert f"student ({out}): the training loss is nan at epoch 2, step 5" in message
+    assert f"{out / 'best'}, is kept" in message and "grad_clip" in message
+    assert (out / "best" / "config.json").is_file() and not (out / "metrics.json").exists()

@@ -13,11 +13,11 @@ import videoadviser.teacher.features as features
 from videoadviser.config import Recipe, TeacherConfig
 from videoadviser.data.dataset import load_dataset
 from videoadviser.teacher.clip_checkpoint import build_random_clip
+from videoadviser.teacher.predict import predict_teacher
 from videoadviser.teacher.trainer import (
     build_teacher,
     frame_sampling,
     load_teacher,
-    predict_teacher,
     prepare_inputs,
     run_teacher,
     save_teacher,
@@ -237,46 +237,23 @@ def test_the_random_clip_is_drawn_from_the_run_seed(tiny_recipe: Recipe) -> None
     assert not torch.equal(weights[1][0], weights[2][0])  # seeds mean seeds
 
 
-def test_speaker_folds_cover_every_clip_once_without_sharing_a_speaker(tiny_demo: Path) -> None:
-    from videoadviser.teacher.trainer import speaker_folds
-
-    train = load_dataset(tiny_demo, progress=False).split("train")
-    folds = speaker_folds(train, 3, seed=5)
-    assert sorted(i for fold in folds for i in fold) == list(range(len(train)))
-    speakers = [{train[i].video_id for i in fold} for fold in folds]
-    assert all(not (a & b) for i, a in enumerate(speakers) for b in speakers[i + 1 :])
-    assert speaker_folds(train, 3, seed=5) == folds  # deterministic
-    with pytest.raises(Exception, match="only .* speakers"):
-        speaker_folds(train, 1000, seed=5)
-
-
-def test_out_of_fold_targets_come_from_teachers_that_never_saw_the_clip(
+def test_a_nan_teacher_loss_stops_training_naming_epoch_and_step(
     tiny_recipe: Recipe, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import videoadviser.teacher.trainer as trainer
+    from videoadviser.errors import TrainingError
 
-    trained_on: list[set[str]] = []
-    real_train = trainer.train_teacher
+    calls = {"n": 0}
+    real_loss = trainer.teacher_loss
 
-    def spy(recipe, dataset, out_dir, *args, **kwargs):  # type: ignore[no-untyped-def]
-        trained_on.append({r.uid for r in dataset.split("train")})
-        assert len(dataset.split("valid")) == 8 and len(dataset.split("test")) == 8
-        return real_train(recipe, dataset, out_dir, *args, **kwargs)
+    def loss_that_diverges(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        loss, parts = real_loss(*args, **kwargs)
+        return (loss * float("inf") if calls["n"] == 4 else loss), parts
 
-    monkeypatch.setattr(trainer, "train_teacher", spy)
-    tiny_recipe.teacher.epochs = 1
-    tiny_recipe.teacher.oof_folds = 2
+    monkeypatch.setattr(trainer, "teacher_loss", loss_that_diverges)
     dataset = load_dataset(tiny_recipe.data.path, progress=False)
-    train = dataset.split("train")
-    rows = trainer.out_of_fold_predictions(tiny_recipe, dataset, tmp_path / "oof", progress=False)
-    assert [r["uid"] for r in rows] == [r.uid for r in train]  # every training clip, once
-    folds = trainer.speaker_folds(train, 2, tiny_recipe.seed)
-    assert len(trained_on) == 2
-    for k, fold in enumerate(folds):
-        held_out = {train[i].uid for i in fold}
-        assert {rows[i]["fold"] for i in fold} == {k}
-        assert trained_on[k] == {r.uid for r in train} - held_out  # never saw its fold
-    assert all(np.isfinite(float(r["r_T"])) for r in rows)
-    # a finished fold is reused, not retrained
-    again = trainer.out_of_fold_predictions(tiny_recipe, dataset, tmp_path / "oof", False)
-    assert len(trained_on) == 2 and [r["r_T"] for r in again] == [r["r_T"] for r in rows]
+    out = tmp_path / "teacher"
+    with pytest.raises(TrainingError, match=r"the training loss is (inf|nan) at epoch 2, step 1"):
+        train_teacher(tiny_recipe, dataset, out, progress=False)
+    assert (out / "best").is_dir() and not (out / "metrics.json").exists()

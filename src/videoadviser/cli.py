@@ -81,7 +81,7 @@ def _cmd_teacher_train(args: argparse.Namespace) -> int:
 
 def _cmd_teacher_predict(args: argparse.Namespace) -> int:
     from videoadviser.pipeline import prepare_dataset, prepare_transfer
-    from videoadviser.teacher.trainer import predict_teacher
+    from videoadviser.teacher.predict import predict_teacher
 
     recipe = _recipe(args)
     dataset = prepare_dataset(recipe, progress=not args.quiet)
@@ -161,7 +161,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from videoadviser.pipeline import format_table, run_experiment
 
     recipe = _recipe(args)
-    results = run_experiment(recipe, args.out, args.seeds, progress=not args.quiet)
+    results = run_experiment(
+        recipe, args.out, args.seeds, progress=not args.quiet, overwrite=args.overwrite
+    )
     print()
     print(format_table(results))
     print(f"\nresults written to {results['out_dir']} (results.json, results.csv, summary.csv)")
@@ -269,7 +271,8 @@ def build_parser() -> argparse.ArgumentParser:
         "(paper setting), the student distilled with the unlabelled clips too, and the "
         "no-distillation baseline, evaluate all on the test split (MMSA metrics) and print the "
         "table and both comparisons. Results go to --out as JSON/CSV; running the same --out "
-        "again resumes.",
+        "again resumes, and stops if a finished stage there was made by another recipe or "
+        "dataset (--overwrite retrains such stages).",
     )
     _add_recipe_options(run, unlabelled=True)
     run.add_argument(
@@ -277,6 +280,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--out", type=Path, default=None, help="run folder (default runs/<recipe>-<time>)"
+    )
+    run.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="retrain the stages in --out that another recipe or dataset made (default: stop)",
     )
     run.set_defaults(handler=_cmd_run)
 

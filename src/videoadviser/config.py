@@ -76,6 +76,7 @@ class TeacherConfig:
     schedule: str = "constant"  # constant | cosine (decays to 0 at `epochs`)
     warmup_epochs: float = 0.0
     weight_decay: float = 0.01
+    grad_clip: float = 0.0  # > 0: clip the gradient norm to this
     mixed_precision: str = "auto"  # auto (bf16 on GPU, none on CPU) | no | bf16 | fp16
 
 
@@ -107,6 +108,7 @@ class StudentConfig:
     # step) instead of the last weights
     ema_decay: float = 0.0
     weight_decay: float = 0.01
+    grad_clip: float = 0.0  # > 0: clip the gradient norm to this
     mixed_precision: str = "auto"
 
 

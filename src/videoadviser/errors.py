@@ -24,3 +24,8 @@ class VideoDecodeError(DataError):
 
 class ConfigError(VideoAdviserError, ValueError):
     """A recipe or command-line option that cannot be used."""
+
+
+class TrainingError(VideoAdviserError, RuntimeError):
+    """Training cannot go on: a non-finite loss, prediction or metric. The message names the
+    stage, epoch and step, and the last good checkpoint (kept as it was)."""

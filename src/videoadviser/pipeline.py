@@ -24,7 +24,8 @@ import platform
 import statistics
 import subprocess
 import time
-from dataclasses import replace
+from collections.abc import Callable
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -36,9 +37,9 @@ from videoadviser import __version__
 from videoadviser.config import Recipe
 from videoadviser.data.dataset import SentimentDataset, load_dataset
 from videoadviser.data.demo import DemoConfig, make_demo_dataset, make_demo_pool
-from videoadviser.data.records import SPLITS
+from videoadviser.data.records import SPLITS, ClipRecord, records_fingerprint
 from videoadviser.data.unlabelled import TransferSet, check_no_overlap, load_unlabelled
-from videoadviser.errors import ConfigError
+from videoadviser.errors import ConfigError, DataError
 from videoadviser.evaluation.metrics import REGRESSION_METRIC_KEYS
 from videoadviser.evaluation.significance import (
     aso_epsilon_min,
@@ -46,15 +47,14 @@ from videoadviser.evaluation.significance import (
     seed_clip_bootstrap_mae,
 )
 from videoadviser.student.trainer import train_student
-from videoadviser.teacher.trainer import (
-    PREDICTIONS_FILE,
+from videoadviser.teacher.predict import (
     add_transfer_predictions,
     out_of_fold_predictions,
     predict_teacher,
-    train_teacher,
-    write_predictions,
 )
+from videoadviser.teacher.trainer import PREDICTIONS_FILE, train_teacher, write_predictions
 from videoadviser.utils.io import read_json, write_csv, write_json
+from videoadviser.utils.stage import claim_stage, make_stamp
 
 logger = logging.getLogger(__name__)
 
@@ -123,12 +123,53 @@ def prepare_transfer(
     return transfer
 
 
-def _stage(folder: Path, run: Any) -> dict[str, Any]:
-    """Run a stage unless its metrics.json exists (then reuse it: resumed run)."""
-    if (folder / "metrics.json").is_file():
+def reuse_or_run(
+    folder: Path,
+    run: Callable[[], dict[str, Any]],
+    stamp: dict[str, Any] | None = None,
+    overwrite: bool = False,
+) -> dict[str, Any]:
+    """Run a stage unless ``folder`` holds it finished (then reuse its ``metrics.json``: a
+    resumed run). With a ``stamp`` (:func:`teacher_stamp`, :func:`student_stamp`) a folder
+    made from other inputs is an error, or, with ``overwrite``, deleted and run again."""
+    finished = (folder / "metrics.json").is_file()
+    if stamp is not None:
+        finished = claim_stage(folder, stamp, overwrite)
+    if finished:
         logger.info("reusing finished stage %s", folder)
         return {"metrics": read_json(folder / "metrics.json"), "reused": True}
     return run()
+
+
+def teacher_stamp(recipe: Recipe, dataset: SentimentDataset) -> dict[str, Any]:
+    """What a teacher stage depends on: the teacher recipe, the seed, frame sampling and the
+    labelled clips."""
+    return make_stamp(
+        seed=recipe.seed,
+        teacher=asdict(recipe.teacher),
+        frames={"num_frames": recipe.data.num_frames, "video_policy": recipe.data.video_policy},
+        dataset=records_fingerprint(dataset.records),
+    )
+
+
+def student_stamp(
+    recipe: Recipe,
+    dataset: SentimentDataset,
+    lambda2: float,
+    teacher: dict[str, Any] | None,
+    transfer: TransferSet | None = None,
+) -> dict[str, Any]:
+    """What a student stage depends on: the student recipe, lambda2, the seed, the labelled
+    clips and, when it distils, the teacher's stamp and the transfer set."""
+    distils = lambda2 > 0
+    return make_stamp(
+        seed=recipe.seed,
+        student=asdict(recipe.student),
+        lambda2=lambda2,
+        dataset=records_fingerprint(dataset.records),
+        teacher=teacher["hash"] if distils and teacher is not None else None,
+        transfer=records_fingerprint(transfer.records) if distils and transfer else None,
+    )
 
 
 def use_out_of_fold_targets(
@@ -151,29 +192,43 @@ def use_out_of_fold_targets(
     write_predictions(predictions, rows)
 
 
-def run_seed(
+def teacher_stage(
     recipe: Recipe,
     dataset: SentimentDataset,
     folder: Path,
     progress: bool = True,
     transfer: TransferSet | None = None,
-) -> dict[str, Any]:
-    """Teacher, its predictions, the distilled, baseline (and transfer-set) students for one
-    seed."""
+    overwrite: bool = False,
+) -> tuple[dict[str, Any], dict[str, float]]:
+    """The teacher of one seed (``folder/teacher``, reused when finished) and its predictions
+    file ``folder/teacher_predictions.csv``: every labelled clip, out-of-fold r_T for the
+    training clips when ``teacher.oof_folds`` >= 2, and every ``transfer`` clip.
+
+    Returns:
+        The teacher's metrics per split, and the seconds each step took.
+
+    Raises:
+        ConfigError: ``folder/teacher`` was made from another recipe or data (and not
+            ``overwrite``).
+    """
     timings: dict[str, float] = {}
     started = time.perf_counter()
     predictions = folder / PREDICTIONS_FILE
-    teacher = _stage(
+    stamp = teacher_stamp(recipe, dataset)
+    teacher = reuse_or_run(
         folder / "teacher",
         lambda: train_teacher(
             recipe, dataset, folder / "teacher", progress, predictions_file=predictions
         ),
+        stamp,
+        overwrite,
     )
-    if not predictions.is_file():  # a teacher stage finished by an older version
+    if not predictions.is_file():  # removed since the teacher finished
         predict_teacher(folder / "teacher" / "best", dataset, recipe, predictions, progress)
     timings["teacher"] = time.perf_counter() - started
     if recipe.teacher.oof_folds >= 2:
         started = time.perf_counter()
+        claim_stage(folder / "teacher_oof", stamp, overwrite)  # fold teachers of this teacher
         use_out_of_fold_targets(recipe, dataset, folder / "teacher_oof", predictions, progress)
         timings["teacher_oof"] = time.perf_counter() - started
     if transfer is not None:
@@ -183,7 +238,23 @@ def run_seed(
         )
         timings["teacher_unlabelled"] = time.perf_counter() - started
         logger.info("teacher labelled %d unlabelled clips", added)
-    out: dict[str, Any] = {"teacher": teacher["metrics"]}
+    return teacher["metrics"], timings
+
+
+def run_seed(
+    recipe: Recipe,
+    dataset: SentimentDataset,
+    folder: Path,
+    progress: bool = True,
+    transfer: TransferSet | None = None,
+    overwrite: bool = False,
+) -> dict[str, Any]:
+    """Teacher, its predictions, the distilled, baseline (and transfer-set) students for one
+    seed; ``overwrite`` retrains stages made from other inputs instead of stopping."""
+    teacher, timings = teacher_stage(recipe, dataset, folder, progress, transfer, overwrite)
+    made_by = teacher_stamp(recipe, dataset)
+    predictions = folder / PREDICTIONS_FILE
+    out: dict[str, Any] = {"teacher": teacher}
     students = [
         ("student_distilled", recipe.student.lambda2, None),
         ("student_baseline", 0.0, None),
@@ -201,7 +272,8 @@ def run_seed(
                 recipe, dataset, stage, predictions, lambda2, progress, transfer=pool
             )
 
-        result = _stage(stage, train)
+        stamp = student_stamp(recipe, dataset, lambda2, made_by, pool)
+        result = reuse_or_run(stage, train, stamp, overwrite)
         out[name] = result["metrics"]
         timings[name] = time.perf_counter() - started
     out["timings"] = timings
@@ -214,15 +286,25 @@ def student_folder(name: str, transfer: TransferSet | None = None) -> str:
     return f"{name}_{len(transfer)}" if transfer is not None else name
 
 
-def _errors(
-    folder: Path, name: str, test_uids: list[str], labels: np.ndarray, stage: str
-) -> np.ndarray:
-    """Absolute test errors of one model of one seed, in ``test_uids`` order: ``(N,)``."""
-    column = "r_T" if name == "teacher" else "r_S"
-    path = folder / (PREDICTIONS_FILE if name == "teacher" else f"{stage}/predictions.csv")
+def clip_errors(path: Path, column: str, test: list[ClipRecord]) -> np.ndarray:
+    """Absolute errors of the ``column`` predictions in the CSV ``path`` on the ``test``
+    records, in their order: ``(N,)``."""
     with open(path, newline="", encoding="utf-8") as handle:
         values = {row["uid"]: float(row[column]) for row in csv.DictReader(handle)}
-    return np.abs(np.array([values[u] for u in test_uids]) - labels)
+    missing = [r.uid for r in test if r.uid not in values]
+    if missing:
+        raise DataError(
+            f"{path}: no {column} for {len(missing)} test clips (first: {missing[0]!r})"
+        )
+    return np.abs(np.array([values[r.uid] for r in test]) - np.array([r.label for r in test]))
+
+
+def model_errors(folder: Path, model: str, stage: str, test: list[ClipRecord]) -> np.ndarray:
+    """One model's absolute test errors for one seed's ``folder``: the teacher's from the
+    predictions file, a student's from its ``stage``'s ``predictions.csv``: ``(N,)``."""
+    if model == "teacher":
+        return clip_errors(folder / PREDICTIONS_FILE, "r_T", test)
+    return clip_errors(folder / stage / "predictions.csv", "r_S", test)
 
 
 def compare(errors_a: np.ndarray, errors_b: np.ndarray, seed: int = 0) -> dict[str, Any]:
@@ -250,30 +332,34 @@ def run_experiment(
     out_dir: str | Path | None = None,
     seeds: list[int] | None = None,
     progress: bool = True,
+    overwrite: bool = False,
 ) -> dict[str, Any]:
-    """The whole main job; returns (and writes) the results."""
+    """The whole main job; returns (and writes) the results.
+
+    Re-run on the same ``out_dir``, finished stages are reused and an interrupted one resumes;
+    a stage made by another recipe or data stops the run, unless ``overwrite`` (retrain it).
+    """
     seeds = seeds or [recipe.seed]
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     out = Path(out_dir) if out_dir else Path("runs") / f"{recipe.name}-{stamp}"
-    out.mkdir(parents=True, exist_ok=True)
-    write_json(out / "recipe.json", recipe.to_dict())
     started = time.perf_counter()
     dataset = prepare_dataset(recipe, progress)
     transfer = prepare_transfer(recipe, dataset, progress)
+    out.mkdir(parents=True, exist_ok=True)  # only once the data is known to be there
+    write_json(out / "recipe.json", recipe.to_dict())
     per_seed: dict[int, dict[str, Any]] = {}
     for seed in seeds:
         per_seed[seed] = run_seed(
-            replace(recipe, seed=seed), dataset, out / f"seed_{seed}", progress, transfer
+            replace(recipe, seed=seed), dataset, out / f"seed_{seed}", progress, transfer, overwrite
         )
     models = [m for m in MODELS if m in per_seed[seeds[0]]]
 
     stage_pool = {m: transfer if m == "student_transfer" else None for m in models}
     test = dataset.split("test")
-    uids, labels = [r.uid for r in test], np.array([r.label for r in test])
     errors = {
         m: np.stack(
             [
-                _errors(out / f"seed_{s}", m, uids, labels, student_folder(m, stage_pool[m]))
+                model_errors(out / f"seed_{s}", m, student_folder(m, stage_pool[m]), test)
                 for s in seeds
             ]
         )

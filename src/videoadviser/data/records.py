@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from dataclasses import dataclass, field
 
@@ -79,3 +81,14 @@ def join_problems(title: str, problems: list[str], limit: int = 20) -> str:
     shown = problems[:limit]
     more = f"\n  ... and {len(problems) - limit} more" if len(problems) > limit else ""
     return f"{len(problems)} {title}:\n  " + "\n  ".join(shown) + more
+
+
+def records_fingerprint(records: list[ClipRecord]) -> str:
+    """A short hash of what training sees of ``records``: ids, splits, labels, transcripts and
+    which clips have video, in order. The same clips give the same hash wherever the dataset
+    folder lives; a changed label or transcript, an added or dropped clip, changes it."""
+    digest = hashlib.sha256()
+    for r in records:
+        label = None if math.isnan(r.label) else r.label
+        digest.update(json.dumps([r.uid, r.split, label, r.text, r.has_video]).encode())
+    return digest.hexdigest()[:16]

@@ -12,11 +12,14 @@ modality ranked, AP averaged once per query.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
 from sklearn.metrics import accuracy_score, f1_score
+
+from videoadviser.errors import TrainingError
 
 REGRESSION_METRIC_KEYS: tuple[str, ...] = (
     "Has0_acc_2",
@@ -151,3 +154,31 @@ def retrieval_map(
     a2v = mean_average_precision(audio_emb, labels_audio, visual_emb, labels_visual)
     v2a = mean_average_precision(visual_emb, labels_visual, audio_emb, labels_audio)
     return {"mAP_A2V": a2v, "mAP_V2A": v2a, "mAP_mean": (a2v + v2a) / 2.0}
+
+
+def finite_metrics(predictions: np.ndarray, labels: np.ndarray, stage: str) -> dict[str, float]:
+    """:func:`regression_metrics` of a trained model, which must all be finite numbers.
+
+    Raises:
+        TrainingError: naming ``stage`` (such as ``"student, test"``), when a prediction is NaN
+            or infinite, or a metric is undefined (Corr of constant predictions).
+    """
+    predictions = np.asarray(predictions, dtype=np.float64)
+    bad = np.flatnonzero(~np.isfinite(predictions))
+    if bad.size:
+        raise TrainingError(
+            f"{stage}: {bad.size} of {predictions.size} predictions are not finite "
+            f"(first at row {bad[0]}); the model diverged. Lower the learning rate or set "
+            "grad_clip in the recipe"
+        )
+    metrics = regression_metrics(predictions, labels)
+    undefined = [key for key, value in metrics.items() if not math.isfinite(value)]
+    if undefined:
+        constant = np.ptp(predictions) == 0
+        raise TrainingError(
+            f"{stage}: metric(s) {', '.join(undefined)} undefined"
+            + (" (every prediction is the same value)" if constant else "")
+            + "; results with them would not average over seeds. Check the split's labels and "
+            "the training history"
+        )
+    return metrics

@@ -32,9 +32,16 @@ from videoadviser.data.records import SPLITS, ClipRecord
 from videoadviser.data.unlabelled import UNLABELLED, TransferSet, check_no_overlap
 from videoadviser.distillation.losses import student_loss
 from videoadviser.errors import DataError
-from videoadviser.evaluation.metrics import regression_metrics
+from videoadviser.evaluation.metrics import finite_metrics
 from videoadviser.student.model import build_student, load_student
-from videoadviser.utils.engine import Selection, StepSchedule, WeightAverage
+from videoadviser.utils.engine import (
+    Selection,
+    StepSchedule,
+    WeightAverage,
+    check_finite,
+    clip_gradients,
+    kept,
+)
 from videoadviser.utils.io import read_json, staged_folder, write_csv, write_json
 from videoadviser.utils.runtime import make_accelerator, make_optimizer, seed_everything
 
@@ -246,6 +253,7 @@ def train_student(
     every = cfg.eval_every or steps_per_epoch
     evals_per_epoch = steps_per_epoch / every
     selection = Selection(cfg.patience, earliest_stop=math.ceil(cfg.min_epochs * evals_per_epoch))
+    stage = f"student ({out_dir})"
     history: list[dict[str, Any]] = []
     started, losses = time.perf_counter(), []
 
@@ -254,6 +262,8 @@ def train_student(
         with average.swapped_in() if average is not None else nullcontext():
             valid = predict_encoded(model, encoded["valid"], device=accelerator.device)
             valid_mae = float(np.mean(np.abs(valid - labels["valid"].numpy())))
+            epoch_now = math.ceil(step / steps_per_epoch)
+            check_finite(valid_mae, "the validation MAE", stage, epoch_now, step, kept(out_dir))
             if selection.update(len(history) + 1, valid_mae) and accelerator.is_main_process:
                 export_student(
                     out_dir / "best", accelerator.unwrap_model(model), tokenizer, recipe, weight
@@ -300,13 +310,15 @@ def train_student(
                 soft_weight=cfg.soft_weight if soft else 0.0,
                 temperature=cfg.temperature,
             )
+            step += 1
+            losses.append(loss.item())
+            check_finite(losses[-1], "the training loss", stage, epoch + 1, step, kept(out_dir))
             optimizer.zero_grad(set_to_none=True)
             accelerator.backward(loss)
+            clip_gradients(accelerator, model, cfg.grad_clip)
             optimizer.step()
             if average is not None:
                 average.update()
-            losses.append(loss.item())
-            step += 1
             bar.update(1)
             last = step == len(shard) * (epoch + 1)
             if step % every == 0 or (last and not cfg.eval_every):
@@ -323,7 +335,7 @@ def train_student(
     metrics, rows = {}, []
     for split, records in splits.items():
         predictions = predict_encoded(best, encoded[split])
-        metrics[split] = regression_metrics(predictions, labels[split].numpy())
+        metrics[split] = finite_metrics(predictions, labels[split].numpy(), f"{stage}, {split}")
         rows.extend(
             {"uid": r.uid, "split": split, "label": r.label, "r_S": float(p)}
             for r, p in zip(records, predictions)

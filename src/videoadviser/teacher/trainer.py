@@ -1,4 +1,5 @@
-"""Train, save, load and run the teacher (``videoadviser teacher train|predict``).
+"""Train, save, load and run the teacher (``videoadviser teacher train``; prediction files:
+:mod:`videoadviser.teacher.predict`).
 
 One loop a reader can follow top to bottom: build the teacher from the recipe's CLIP
 checkpoint, turn records into tensors (frames decoded once, or frozen-tower features from the
@@ -8,7 +9,6 @@ best checkpoint (safetensors + JSON + tokenizer) and the metrics of every split.
 
 from __future__ import annotations
 
-import csv
 import logging
 import math
 import time
@@ -36,10 +36,10 @@ from videoadviser.data.clips import decode_records
 from videoadviser.data.dataset import SentimentDataset
 from videoadviser.data.frames import FrameSampling, normalize_pixels
 from videoadviser.data.records import SPLITS, ClipRecord
-from videoadviser.data.unlabelled import UNLABELLED, TransferSet, check_no_overlap
+from videoadviser.data.unlabelled import UNLABELLED
 from videoadviser.distillation.losses import teacher_loss
 from videoadviser.errors import ConfigError
-from videoadviser.evaluation.metrics import regression_metrics
+from videoadviser.evaluation.metrics import finite_metrics
 from videoadviser.pretrained import resolve_text_checkpoint
 from videoadviser.teacher.clip_checkpoint import resolve_checkpoint
 from videoadviser.teacher.features import cached_frame_features, vision_fingerprint
@@ -51,7 +51,13 @@ from videoadviser.utils.checkpoint import (
     optimizer_to_tensors,
     save_checkpoint,
 )
-from videoadviser.utils.engine import Selection, StepSchedule
+from videoadviser.utils.engine import (
+    Selection,
+    StepSchedule,
+    check_finite,
+    clip_gradients,
+    kept,
+)
 from videoadviser.utils.io import read_json, write_csv, write_json
 from videoadviser.utils.runtime import make_accelerator, make_optimizer, seed_everything
 
@@ -59,7 +65,6 @@ logger = logging.getLogger(__name__)
 
 PREDICTIONS_FILE = "teacher_predictions.csv"
 PREDICT_BATCH_SIZE = 64  # clips per forward pass when predicting
-PREDICT_CHUNK = 2048  # clips decoded and held in memory at a time when predicting
 TRANSCRIPT_ENCODER_DIR = "transcript_encoder"  # in a checkpoint: the encoder's config + tokenizer
 
 
@@ -498,6 +503,7 @@ def train_teacher(
 
     model, optimizer = accelerator.prepare(teacher, optimizer)
     train, valid = splits["train"], splits["valid"]
+    stage = f"teacher ({out_dir})"
     epochs = tqdm(
         range(state["epoch"], cfg.epochs), desc="teacher", unit="epoch", disable=not progress
     )
@@ -511,7 +517,9 @@ def train_teacher(
         )
         dropout_rng = torch.Generator().manual_seed(recipe.seed * 1000 + epoch + 1)
         schedule.step = epoch * steps_per_epoch
-        for index in tqdm(loader, desc=f"epoch {epoch + 1}", leave=False, disable=not progress):
+        for step, index in enumerate(
+            tqdm(loader, desc=f"epoch {epoch + 1}", leave=False, disable=not progress), 1
+        ):
             schedule.advance()
             tensors = train.batch(index.cpu(), sampling)
             batch = {k: v.to(accelerator.device) for k, v in tensors.items()}
@@ -523,12 +531,15 @@ def train_teacher(
                 loss, _parts = teacher_loss(
                     out.logits.float(), out.regression.float(), batch["labels"], cfg.lambda1
                 )
+            losses.append(loss.item())
+            check_finite(losses[-1], "the training loss", stage, epoch + 1, step, kept(out_dir))
             optimizer.zero_grad(set_to_none=True)
             accelerator.backward(loss)
+            clip_gradients(accelerator, model, cfg.grad_clip)
             optimizer.step()
-            losses.append(loss.item())
         predictions, _ = run_teacher(model, valid, sampling, cfg.batch_size * 2, accelerator)
         valid_mae = float(np.mean(np.abs(predictions - valid.labels.numpy())))
+        check_finite(valid_mae, "the validation MAE", stage, epoch + 1, step, kept(out_dir))
         state["epoch"] = epoch + 1
         state["history"].append(
             {
@@ -566,7 +577,7 @@ def train_teacher(
     metrics, rows = {}, []
     for split, inputs in splits.items():
         regression, logits = run_teacher(best, inputs, sampling, PREDICT_BATCH_SIZE)
-        metrics[split] = regression_metrics(regression, inputs.labels.numpy())
+        metrics[split] = finite_metrics(regression, inputs.labels.numpy(), f"{stage}, {split}")
         rows.extend(prediction_rows(split, inputs, regression, logits))
     result = {
         "metrics": metrics,
@@ -584,144 +595,6 @@ def train_teacher(
             ["epoch", "train_loss", "valid_mae", "seconds"],
         )
     return result
-
-
-# -- prediction --------------------------------------------------------------------------------
-def predict_teacher(
-    teacher_dir: str | Path,
-    dataset: SentimentDataset,
-    recipe: Recipe,
-    out_file: str | Path,
-    progress: bool = True,
-    transfer: TransferSet | None = None,
-) -> list[dict[str, Any]]:
-    """Write r_T and the K logits of every clip of every split (and of every ``transfer`` clip)
-    to one CSV, the file the student reads."""
-    if transfer is not None:
-        check_no_overlap(dataset, transfer)
-    loaded = _load_for_prediction(teacher_dir, recipe)
-    rows: list[dict[str, Any]] = []
-    for split in SPLITS:
-        rows.extend(_predict_records(loaded, dataset.split(split), split, progress))
-    if transfer is not None:
-        rows.extend(_predict_records(loaded, transfer.records, UNLABELLED, progress))
-    write_predictions(out_file, rows)
-    return rows
-
-
-def speaker_folds(records: list[ClipRecord], k: int, seed: int) -> list[list[int]]:
-    """Split record indices into ``k`` folds with no speaker (``video_id``) in two folds.
-
-    Speakers are shuffled by ``seed`` and dealt, largest first, to the smallest fold, so the
-    folds are about equal in clips. Every index is in exactly one fold.
-    """
-    speakers: dict[str, list[int]] = {}
-    for i, record in enumerate(records):
-        speakers.setdefault(record.video_id, []).append(i)
-    if len(speakers) < k:
-        raise ConfigError(
-            f"teacher.oof_folds = {k}, but the training split has only "
-            f"{len(speakers)} speakers (video_ids)"
-        )
-    rng = np.random.default_rng(seed)
-    groups = [speakers[v] for v in rng.permutation(sorted(speakers))]
-    groups.sort(key=len, reverse=True)  # stable: ties keep the shuffled order
-    folds: list[list[int]] = [[] for _ in range(k)]
-    for group in groups:
-        min(folds, key=len).extend(group)
-    return [sorted(fold) for fold in folds]
-
-
-def out_of_fold_predictions(
-    recipe: Recipe, dataset: SentimentDataset, folder: str | Path, progress: bool = True
-) -> list[dict[str, Any]]:
-    """Out-of-fold r_T for every training clip: ``teacher.oof_folds`` teachers, each trained
-    (the recipe's own training, selection on the valid split) without one speaker-disjoint
-    fold, predict that fold. Teachers go to ``folder/fold_<k>``; a finished fold is reused.
-
-    Returns:
-        One prediction row (as :func:`prediction_rows`) per training clip, in split order.
-    """
-    folder = Path(folder)
-    train = dataset.split("train")
-    rows: dict[str, dict[str, Any]] = {}
-    folds = speaker_folds(train, recipe.teacher.oof_folds, recipe.seed)
-    for k, fold in enumerate(folds):
-        held_out = {train[i].uid for i in fold}
-        fold_dir = folder / f"fold_{k}"
-        if not (fold_dir / "metrics.json").is_file():
-            subset = SentimentDataset(
-                [r for r in dataset.records if r.uid not in held_out],
-                dataset.source,
-                dataset.video_report,
-            )
-            train_teacher(recipe, subset, fold_dir, progress)
-        loaded = _load_for_prediction(fold_dir / "best", recipe)
-        for row in _predict_records(loaded, [train[i] for i in fold], "train", progress):
-            rows[row["uid"]] = {**row, "fold": k}
-    return [rows[r.uid] for r in train]
-
-
-def add_transfer_predictions(
-    predictions_file: str | Path,
-    teacher_dir: str | Path,
-    transfer: TransferSet,
-    recipe: Recipe,
-    progress: bool = True,
-) -> int:
-    """Add the r_T of every ``transfer`` clip that ``predictions_file`` lacks; return how many.
-
-    The file is rewritten atomically with its old rows first. The teacher runs only on the
-    missing clips, so a pool grown later costs only its new clips.
-    """
-    with open(predictions_file, newline="", encoding="utf-8") as handle:
-        rows: list[dict[str, Any]] = list(csv.DictReader(handle))
-    known = {row["uid"] for row in rows}
-    todo = [r for r in transfer.records if r.uid not in known]
-    if todo:
-        loaded = _load_for_prediction(teacher_dir, recipe)
-        rows.extend(_predict_records(loaded, todo, UNLABELLED, progress))
-        write_predictions(predictions_file, rows)
-    return len(todo)
-
-
-@dataclass
-class _Predictor:
-    teacher: VideoAdviserTeacher
-    tokenizers: TeacherTokenizers
-    recipe: Recipe
-    sampling: FrameSampling
-
-
-def _load_for_prediction(teacher_dir: str | Path, recipe: Recipe) -> _Predictor:
-    """A saved teacher on the best device, with the recipe it was trained with."""
-    teacher, tokenizers, config = load_teacher(teacher_dir)
-    saved = Recipe(teacher=TeacherConfig(**config["teacher"]), data=DataConfig(**config["data"]))
-    saved.cache_dir, saved.data.video_policy = recipe.cache_dir, recipe.data.video_policy
-    sampling = FrameSampling(
-        **{k: tuple(v) if isinstance(v, list) else v for k, v in config["sampling"].items()}
-    )
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    return _Predictor(teacher.to(device), tokenizers, saved, sampling)
-
-
-def _predict_records(
-    loaded: _Predictor,
-    records: list[ClipRecord],
-    split: str,
-    progress: bool,
-    chunk: int = PREDICT_CHUNK,
-) -> list[dict[str, Any]]:
-    """Prediction rows for ``records``, ``chunk`` clips in memory at a time."""
-    rows: list[dict[str, Any]] = []
-    for start in range(0, len(records), chunk):
-        part = records[start : start + chunk]
-        inputs = prepare_inputs(loaded.teacher, loaded.tokenizers, part, loaded.recipe, progress)
-        outputs = run_teacher(
-            loaded.teacher, inputs, loaded.sampling, PREDICT_BATCH_SIZE, progress=progress
-        )
-        rows.extend(prediction_rows(split, inputs, *outputs))
-    return rows
 
 
 def prediction_rows(

@@ -11,9 +11,12 @@ import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
 
 import torch
 
+from videoadviser.errors import TrainingError
 from videoadviser.utils.schedule import lr_factor, set_learning_rates
 
 
@@ -100,3 +103,32 @@ class WeightAverage:
         finally:
             with torch.no_grad():
                 torch._foreach_copy_(self.tensors, trained)
+
+
+def check_finite(value: float, what: str, stage: str, epoch: int, step: int, kept: str) -> None:
+    """Stop training on a NaN or infinite ``value`` (a loss, a prediction, a metric).
+
+    Raises:
+        TrainingError: naming the ``stage``, the 1-based ``epoch`` and ``step``, and where the
+            last good checkpoint was ``kept`` (nothing there is overwritten afterwards).
+    """
+    if math.isfinite(value):
+        return
+    raise TrainingError(
+        f"{stage}: {what} is {value} at epoch {epoch}, step {step}; training stopped. "
+        f"{kept}. Lower the learning rate, set grad_clip in the recipe, or check the data"
+    )
+
+
+def clip_gradients(accelerator: Any, model: torch.nn.Module, max_norm: float) -> None:
+    """Clip the gradient norm to ``max_norm`` (no-op for 0), across processes."""
+    if max_norm > 0:
+        accelerator.clip_grad_norm_(model.parameters(), max_norm)
+
+
+def kept(out_dir: Path) -> str:
+    """What a stopped run leaves: the stage's ``best/`` checkpoint, if one was written."""
+    best = Path(out_dir) / "best"
+    if best.is_dir():
+        return f"The last good checkpoint, {best}, is kept as it was"
+    return "No checkpoint had been written yet"

@@ -1,0 +1,175 @@
+"""Run a saved teacher over clips (``videoadviser teacher predict``): every labelled clip, the
+clips of an unlabelled transfer set, or, for out-of-fold targets, each held-out fold of the
+training split with a teacher trained without it.
+
+The rows go to ``teacher_predictions.csv`` (written by
+:func:`~videoadviser.teacher.trainer.write_predictions`), the only thing the student reads from
+the teacher.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from videoadviser.config import DataConfig, Recipe, TeacherConfig
+from videoadviser.data.dataset import SentimentDataset
+from videoadviser.data.frames import FrameSampling
+from videoadviser.data.records import SPLITS, ClipRecord
+from videoadviser.data.unlabelled import UNLABELLED, TransferSet, check_no_overlap
+from videoadviser.errors import ConfigError
+from videoadviser.teacher.model import VideoAdviserTeacher
+from videoadviser.teacher.trainer import (
+    PREDICT_BATCH_SIZE,
+    TeacherTokenizers,
+    load_teacher,
+    prediction_rows,
+    prepare_inputs,
+    run_teacher,
+    train_teacher,
+    write_predictions,
+)
+
+PREDICT_CHUNK = 2048  # clips decoded and held in memory at a time when predicting
+
+
+def predict_teacher(
+    teacher_dir: str | Path,
+    dataset: SentimentDataset,
+    recipe: Recipe,
+    out_file: str | Path,
+    progress: bool = True,
+    transfer: TransferSet | None = None,
+) -> list[dict[str, Any]]:
+    """Write r_T and the K logits of every clip of every split (and of every ``transfer`` clip)
+    to one CSV, the file the student reads."""
+    if transfer is not None:
+        check_no_overlap(dataset, transfer)
+    loaded = _load_for_prediction(teacher_dir, recipe)
+    rows: list[dict[str, Any]] = []
+    for split in SPLITS:
+        rows.extend(_predict_records(loaded, dataset.split(split), split, progress))
+    if transfer is not None:
+        rows.extend(_predict_records(loaded, transfer.records, UNLABELLED, progress))
+    write_predictions(out_file, rows)
+    return rows
+
+
+def speaker_folds(records: list[ClipRecord], k: int, seed: int) -> list[list[int]]:
+    """Split record indices into ``k`` folds with no speaker (``video_id``) in two folds.
+
+    Speakers are shuffled by ``seed`` and dealt, largest first, to the smallest fold, so the
+    folds are about equal in clips. Every index is in exactly one fold.
+    """
+    speakers: dict[str, list[int]] = {}
+    for i, record in enumerate(records):
+        speakers.setdefault(record.video_id, []).append(i)
+    if len(speakers) < k:
+        raise ConfigError(
+            f"teacher.oof_folds = {k}, but the training split has only "
+            f"{len(speakers)} speakers (video_ids)"
+        )
+    rng = np.random.default_rng(seed)
+    groups = [speakers[v] for v in rng.permutation(sorted(speakers))]
+    groups.sort(key=len, reverse=True)  # stable: ties keep the shuffled order
+    folds: list[list[int]] = [[] for _ in range(k)]
+    for group in groups:
+        min(folds, key=len).extend(group)
+    return [sorted(fold) for fold in folds]
+
+
+def out_of_fold_predictions(
+    recipe: Recipe, dataset: SentimentDataset, folder: str | Path, progress: bool = True
+) -> list[dict[str, Any]]:
+    """Out-of-fold r_T for every training clip: ``teacher.oof_folds`` teachers, each trained
+    (the recipe's own training, selection on the valid split) without one speaker-disjoint
+    fold, predict that fold. Teachers go to ``folder/fold_<k>``; a finished fold is reused.
+
+    Returns:
+        One prediction row (as :func:`prediction_rows`) per training clip, in split order.
+    """
+    folder = Path(folder)
+    train = dataset.split("train")
+    rows: dict[str, dict[str, Any]] = {}
+    folds = speaker_folds(train, recipe.teacher.oof_folds, recipe.seed)
+    for k, fold in enumerate(folds):
+        held_out = {train[i].uid for i in fold}
+        fold_dir = folder / f"fold_{k}"
+        if not (fold_dir / "metrics.json").is_file():
+            subset = SentimentDataset(
+                [r for r in dataset.records if r.uid not in held_out],
+                dataset.source,
+                dataset.video_report,
+            )
+            train_teacher(recipe, subset, fold_dir, progress)
+        loaded = _load_for_prediction(fold_dir / "best", recipe)
+        for row in _predict_records(loaded, [train[i] for i in fold], "train", progress):
+            rows[row["uid"]] = {**row, "fold": k}
+    return [rows[r.uid] for r in train]
+
+
+def add_transfer_predictions(
+    predictions_file: str | Path,
+    teacher_dir: str | Path,
+    transfer: TransferSet,
+    recipe: Recipe,
+    progress: bool = True,
+) -> int:
+    """Add the r_T of every ``transfer`` clip that ``predictions_file`` lacks; return how many.
+
+    The file is rewritten atomically with its old rows first. The teacher runs only on the
+    missing clips, so a pool grown later costs only its new clips.
+    """
+    with open(predictions_file, newline="", encoding="utf-8") as handle:
+        rows: list[dict[str, Any]] = list(csv.DictReader(handle))
+    known = {row["uid"] for row in rows}
+    todo = [r for r in transfer.records if r.uid not in known]
+    if todo:
+        loaded = _load_for_prediction(teacher_dir, recipe)
+        rows.extend(_predict_records(loaded, todo, UNLABELLED, progress))
+        write_predictions(predictions_file, rows)
+    return len(todo)
+
+
+@dataclass
+class _Predictor:
+    teacher: VideoAdviserTeacher
+    tokenizers: TeacherTokenizers
+    recipe: Recipe
+    sampling: FrameSampling
+
+
+def _load_for_prediction(teacher_dir: str | Path, recipe: Recipe) -> _Predictor:
+    """A saved teacher on the best device, with the recipe it was trained with."""
+    teacher, tokenizers, config = load_teacher(teacher_dir)
+    saved = Recipe(teacher=TeacherConfig(**config["teacher"]), data=DataConfig(**config["data"]))
+    saved.cache_dir, saved.data.video_policy = recipe.cache_dir, recipe.data.video_policy
+    sampling = FrameSampling(
+        **{k: tuple(v) if isinstance(v, list) else v for k, v in config["sampling"].items()}
+    )
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    return _Predictor(teacher.to(device), tokenizers, saved, sampling)
+
+
+def _predict_records(
+    loaded: _Predictor,
+    records: list[ClipRecord],
+    split: str,
+    progress: bool,
+    chunk: int = PREDICT_CHUNK,
+) -> list[dict[str, Any]]:
+    """Prediction rows for ``records``, ``chunk`` clips in memory at a time."""
+    rows: list[dict[str, Any]] = []
+    for start in range(0, len(records), chunk):
+        part = records[start : start + chunk]
+        inputs = prepare_inputs(loaded.teacher, loaded.tokenizers, part, loaded.recipe, progress)
+        outputs = run_teacher(
+            loaded.teacher, inputs, loaded.sampling, PREDICT_BATCH_SIZE, progress=progress
+        )
+        rows.extend(prediction_rows(split, inputs, *outputs))
+    return rows

@@ -1,0 +1,97 @@
+"""Stage stamps: a finished stage is reused only if it was made from the same inputs.
+
+Every stage folder of a run (a teacher, a student) holds ``stage.json``: the recipe sections
+that shape the stage, the fingerprints of the data it read and the package version. The stamp
+is written *before* the stage starts, and a stage counts as finished only once its
+``metrics.json`` exists, so a stage interrupted mid-way is resumed only by the same recipe. A
+folder whose stamp differs, or that holds a finished stage without a stamp (an older version
+wrote it), stops the command with a message naming the differences; ``overwrite`` deletes the
+folder and retrains instead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import shutil
+from pathlib import Path
+from typing import Any
+
+from videoadviser import __version__
+from videoadviser.errors import ConfigError
+from videoadviser.utils.io import read_json, to_jsonable, write_json
+
+logger = logging.getLogger(__name__)
+
+STAMP_FILE = "stage.json"
+DONE_FILE = "metrics.json"
+
+
+def make_stamp(**inputs: Any) -> dict[str, Any]:
+    """A stamp of a stage's ``inputs`` (recipe sections, data fingerprints, other stamps'
+    hashes), with the package version and a hash over all of it."""
+    inputs = to_jsonable({**inputs, "version": __version__})
+    return {"hash": stamp_hash(inputs), "inputs": inputs}
+
+
+def stamp_hash(inputs: dict[str, Any]) -> str:
+    """A short hash of JSON-able ``inputs`` (key order does not matter)."""
+    text = json.dumps(inputs, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _differences(saved: Any, current: Any, prefix: str = "") -> list[str]:
+    """Dotted keys whose values differ between two JSON-like trees."""
+    if isinstance(saved, dict) and isinstance(current, dict):
+        out: list[str] = []
+        for key in sorted(set(saved) | set(current), key=str):
+            name = f"{prefix}.{key}" if prefix else str(key)
+            if key not in saved or key not in current:
+                out.append(name)
+            else:
+                out.extend(_differences(saved[key], current[key], name))
+        return out
+    return [] if saved == current else [f"{prefix} ({saved!r} -> {current!r})"]
+
+
+def claim_stage(folder: Path, stamp: dict[str, Any], overwrite: bool = False) -> bool:
+    """Make ``folder`` this stage's, and say whether it holds the stage finished.
+
+    Returns:
+        ``True`` if ``folder`` holds a finished stage with this very stamp (reuse it),
+        ``False`` if the stage is to run (the stamp is then written, and any partial state
+        with the same stamp, such as a teacher's ``last/``, may be resumed).
+
+    Raises:
+        ConfigError: the folder was made from other inputs, or is a finished stage with no
+            stamp, and ``overwrite`` is off.
+    """
+    path = folder / STAMP_FILE
+    saved = read_json(path) if path.is_file() else None
+    finished = (folder / DONE_FILE).is_file()
+    if saved is not None and saved.get("hash") == stamp["hash"]:
+        return finished
+    if saved is None and not finished and (not folder.exists() or not any(folder.iterdir())):
+        write_json(path, stamp)
+        return False
+    if overwrite:
+        logger.warning("--overwrite: deleting %s and running the stage again", folder)
+        shutil.rmtree(folder)
+        write_json(path, stamp)
+        return False
+    if saved is None:
+        reason = (
+            "holds a finished stage without a stage.json (an older videoadviser wrote it)"
+            if finished
+            else "exists but has no stage.json, so what made it is unknown"
+        )
+    else:
+        changed = _differences(saved.get("inputs", {}), stamp["inputs"])
+        reason = "was made from other inputs; changed: " + "; ".join(changed[:8])
+        if len(changed) > 8:
+            reason += f"; and {len(changed) - 8} more"
+    raise ConfigError(
+        f"{folder} {reason}. Its results would not be what this recipe produces: pass "
+        "--overwrite to retrain it, or choose another --out folder"
+    )
