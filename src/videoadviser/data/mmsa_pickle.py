@@ -152,5 +152,7 @@ def _make_record(
     if not text:
         raise DataError(f"{where}: empty raw_text")
     value = parse_label(label, where, column="regression_label")
-    video_path = str(raw_video_path(raw_root, video_id, clip_id)) if raw_root is not None else None
+    video_path = (
+        str(raw_video_path(raw_root, video_id, clip_id, where)) if raw_root is not None else None
+    )
     return ClipRecord(video_id, clip_id, text, value, split, video_path=video_path)

@@ -12,6 +12,7 @@ the file and the CSV line.
 from __future__ import annotations
 
 import csv
+import functools
 from collections.abc import Callable
 from pathlib import Path
 
@@ -28,9 +29,36 @@ LABEL_FILE = "label.csv"
 REQUIRED_COLUMNS: tuple[str, ...] = ("video_id", "clip_id", "text", "label", "mode")
 
 
-def raw_video_path(root: str | Path, video_id: str, clip_id: str) -> Path:
-    """Where the MMSA raw layout keeps a clip: ``ROOT/Raw/<video_id>/<clip_id>.mp4``."""
-    return Path(root) / "Raw" / video_id / f"{clip_id}.mp4"
+def raw_video_path(root: str | Path, video_id: str, clip_id: str, where: str) -> Path:
+    """Where the MMSA raw layout keeps a clip: ``ROOT/Raw/<video_id>/<clip_id>.mp4``.
+
+    Videos are read only from inside ``root``: an id that is not a plain name (``..``, a
+    separator, an absolute path) and a file that is a link to somewhere outside ``root`` are
+    refused. Linking the whole dataset folder elsewhere is fine.
+
+    Raises:
+        DataError: naming ``where`` (the file and line, or the clip) and the id or link.
+    """
+    for field, value in (("video_id", video_id), ("clip_id", clip_id)):
+        if value in (".", "..") or any(c in value for c in "/\\\0") or Path(value).is_absolute():
+            raise DataError(
+                f"{where}: {field} {value!r} is not a plain name (no '/', '\\', or '..'); "
+                "videos are read only from inside the dataset folder"
+            )
+    path = Path(root) / "Raw" / video_id / f"{clip_id}.mp4"
+    target = path.resolve()
+    if not target.is_relative_to(_resolved(str(root))):
+        raise DataError(
+            f"{where}: {path} links to {target}, outside the dataset folder {root}; "
+            "videos are read only from inside it (copy the file in, or link the whole "
+            "dataset folder instead)"
+        )
+    return path
+
+
+@functools.lru_cache(maxsize=16)
+def _resolved(root: str) -> Path:
+    return Path(root).resolve()
 
 
 def read_label_csv(root: str | Path) -> list[ClipRecord]:
@@ -70,7 +98,30 @@ def read_records(
         DataError: a required column is missing (``needs`` says what the file must hold), rows
             that ``convert`` refuses (all of them, in one message), no rows, duplicate ids.
     """
-    with open(path, newline="", encoding="utf-8-sig") as handle:
+    try:
+        return _read_records(path, required, convert, needs)
+    except UnicodeDecodeError as error:
+        raise DataError(
+            f"{path}: not UTF-8 text (byte {error.start} is "
+            f"{error.object[error.start : error.start + 1]!r}); "
+            "save the file as UTF-8 (with or without a byte-order mark) or UTF-16 with one"
+        ) from None
+
+
+def _text_encoding(path: Path) -> str:
+    """UTF-16 when the file starts with its byte-order mark, else UTF-8 (BOM allowed)."""
+    with open(path, "rb") as handle:
+        start = handle.read(2)
+    return "utf-16" if start in (b"\xff\xfe", b"\xfe\xff") else "utf-8-sig"
+
+
+def _read_records(
+    path: Path,
+    required: tuple[str, ...],
+    convert: Callable[[dict[str, str | None], str, list[str]], ClipRecord],
+    needs: str,
+) -> list[ClipRecord]:
+    with open(path, newline="", encoding=_text_encoding(path)) as handle:
         reader = csv.DictReader(handle)
         columns = list(reader.fieldnames or [])
         missing = [c for c in required if c not in columns]
@@ -122,6 +173,6 @@ def _row_to_record(
         text=text,
         label=label,
         split=split,
-        video_path=str(raw_video_path(root, video_id, clip_id)),
+        video_path=str(raw_video_path(root, video_id, clip_id, where)),
         extra=extra,
     )

@@ -105,7 +105,7 @@ def _row_to_record(row: dict[str, str | None], root: Path, where: str) -> ClipRe
         text=text,
         label=math.nan,
         split=UNLABELLED,
-        video_path=str(raw_video_path(root, video_id, clip_id)),
+        video_path=str(raw_video_path(root, video_id, clip_id, where)),
         extra=extra,
     )
 

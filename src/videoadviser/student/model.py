@@ -9,6 +9,9 @@ standard transformers model that gives the same predictions without videoadviser
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from transformers import (
@@ -22,6 +25,18 @@ from videoadviser.errors import ConfigError
 from videoadviser.pretrained import resolve_text_checkpoint
 
 
+@contextmanager
+def _quiet_load_report() -> Iterator[None]:
+    """Silence transformers' load report while loading an encoder under a new head."""
+    log = logging.getLogger("transformers.modeling_utils")
+    level = log.level
+    log.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        log.setLevel(level)
+
+
 def build_student(
     checkpoint: str, dropout: float
 ) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
@@ -29,9 +44,10 @@ def build_student(
     source = resolve_text_checkpoint(checkpoint)
     try:
         tokenizer = AutoTokenizer.from_pretrained(source)
-        model = AutoModelForSequenceClassification.from_pretrained(
-            source, num_labels=1, problem_type="regression", classifier_dropout=dropout
-        )
+        with _quiet_load_report():  # the regression head is new by design: no "MISSING" table
+            model = AutoModelForSequenceClassification.from_pretrained(
+                source, num_labels=1, problem_type="regression", classifier_dropout=dropout
+            )
     except (OSError, ValueError) as error:
         raise ConfigError(
             f"student.checkpoint {checkpoint!r}: cannot load an encoder ({error})"

@@ -29,6 +29,7 @@ from videoadviser import __version__
 from videoadviser.config import Recipe, StudentConfig
 from videoadviser.data.dataset import SentimentDataset
 from videoadviser.data.records import SPLITS, ClipRecord
+from videoadviser.data.tokens import tokenize
 from videoadviser.data.unlabelled import UNLABELLED, TransferSet, check_no_overlap
 from videoadviser.distillation.losses import student_loss
 from videoadviser.errors import DataError
@@ -117,9 +118,13 @@ class Encoded:
     """Token ids of N texts, unpadded, with batches cut to bucket similar lengths together."""
 
     def __init__(
-        self, tokenizer: PreTrainedTokenizerBase, texts: list[str], max_length: int
+        self,
+        tokenizer: PreTrainedTokenizerBase,
+        texts: list[str],
+        max_length: int,
+        what: str = "texts",
     ) -> None:
-        self.ids = tokenizer(texts, truncation=True, max_length=max_length)["input_ids"]
+        self.ids = tokenize(tokenizer, texts, max_length, what)["input_ids"]
         self.pad_id = tokenizer.pad_token_id or 0
 
     def __len__(self) -> int:
@@ -199,14 +204,15 @@ def train_student(
     model, tokenizer = build_student(cfg.checkpoint, cfg.dropout)
     splits = {s: dataset.split(s) for s in SPLITS}
     encoded = {
-        s: Encoded(tokenizer, [r.text for r in recs], cfg.max_length) for s, recs in splits.items()
+        s: Encoded(tokenizer, [r.text for r in recs], cfg.max_length, f"{s} transcripts")
+        for s, recs in splits.items()
     }
     labels = {s: torch.tensor([r.label for r in recs]) for s, recs in splits.items()}
     pool = transfer.records if transfer is not None and weight > 0 else []
     if pool:
         check_no_overlap(dataset, transfer)  # type: ignore[arg-type]
     train_records = splits["train"] + pool
-    train = Encoded(tokenizer, [r.text for r in train_records], cfg.max_length)
+    train = Encoded(tokenizer, [r.text for r in train_records], cfg.max_length, "transcripts")
     train_labels = torch.tensor([r.label for r in train_records]).nan_to_num(0.0)
     labelled = torch.tensor([r.split != UNLABELLED for r in train_records])
     soft = weight > 0 and cfg.soft_weight > 0

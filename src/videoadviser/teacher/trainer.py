@@ -36,6 +36,7 @@ from videoadviser.data.clips import decode_records
 from videoadviser.data.dataset import SentimentDataset
 from videoadviser.data.frames import FrameSampling, normalize_pixels
 from videoadviser.data.records import SPLITS, ClipRecord
+from videoadviser.data.tokens import tokenize
 from videoadviser.data.unlabelled import UNLABELLED
 from videoadviser.distillation.losses import teacher_loss
 from videoadviser.errors import ConfigError
@@ -87,11 +88,9 @@ def architecture(cfg: TeacherConfig, data: DataConfig) -> TeacherArchitecture:
 
 
 def _tokenize(
-    tokenizer: PreTrainedTokenizerBase, texts: list[str], max_length: int
+    tokenizer: PreTrainedTokenizerBase, texts: list[str], max_length: int, what: str
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    enc = tokenizer(
-        texts, padding="max_length", truncation=True, max_length=max_length, return_tensors="pt"
-    )
+    enc = tokenize(tokenizer, texts, max_length, what, padding="max_length", return_tensors="pt")
     return enc["input_ids"], enc["attention_mask"]
 
 
@@ -119,7 +118,8 @@ def assemble_teacher(
     transcript_encoder: PreTrainedModel | None = None,
 ) -> VideoAdviserTeacher:
     prompts = [arch.prompt_template.format(name) for name in class_names(arch.num_classes)]
-    ids, mask = _tokenize(tokenizers.clip, prompts, clip.config.text_config.max_position_embeddings)
+    limit = clip.config.text_config.max_position_embeddings
+    ids, mask = _tokenize(tokenizers.clip, prompts, limit, "class prompts")
     return VideoAdviserTeacher(clip, arch, ids, mask, transcript_encoder)
 
 
@@ -270,7 +270,8 @@ def prepare_inputs(
 ) -> TeacherInputs:
     cfg, data = recipe.teacher, recipe.data
     max_length = transcript_max_length(teacher, tokenizers, cfg)
-    ids, mask = _tokenize(tokenizers.transcripts, [r.text for r in records], max_length)
+    texts = [r.text for r in records]
+    ids, mask = _tokenize(tokenizers.transcripts, texts, max_length, "teacher transcripts")
     inputs = TeacherInputs(
         records=records,
         labels=torch.tensor([r.label for r in records], dtype=torch.float32),
