@@ -141,6 +141,25 @@ def test_interrupted_training_resumes(tiny_recipe: Recipe, tmp_path: Path) -> No
     tiny_recipe.teacher.lambda1 = 0.5  # another configuration starts afresh
     other = train_teacher(tiny_recipe, dataset, tmp_path / "resumed", progress=False)
     assert other["history"][0]["train_loss"] != resumed["history"][0]["train_loss"]
+    # the resume point is one atomic folder: weights, optimizer and state together
+    assert {"model.safetensors", "optimizer.safetensors", "trainer_state.json"} <= {
+        p.name for p in (tmp_path / "resumed" / "last").iterdir()
+    }
+
+
+def test_a_decaying_schedule_never_resumes_with_other_epochs(
+    tiny_recipe: Recipe, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    dataset = load_dataset(tiny_recipe.data.path, progress=False)
+    tiny_recipe.teacher.transcript_encoder = "clip"
+    tiny_recipe.teacher.schedule = "cosine"
+    tiny_recipe.teacher.epochs = 2
+    train_teacher(tiny_recipe, dataset, tmp_path / "t", progress=False)
+    tiny_recipe.teacher.epochs = 3  # every step's learning rate changes: start afresh
+    with caplog.at_level("WARNING"):
+        again = train_teacher(tiny_recipe, dataset, tmp_path / "t", progress=False)
+    assert "written by another configuration; starting afresh" in caplog.text
+    assert len(again["history"]) == 3
 
 
 def test_paper_scale_vit_b32_builds_from_a_local_folder_and_trains_a_step(

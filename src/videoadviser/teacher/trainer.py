@@ -65,6 +65,7 @@ from videoadviser.utils.runtime import make_accelerator, make_optimizer, seed_ev
 logger = logging.getLogger(__name__)
 
 PREDICTIONS_FILE = "teacher_predictions.csv"
+TRAINER_STATE_FILE = "trainer_state.json"  # in last/: the resume point
 PREDICT_BATCH_SIZE = 64  # clips per forward pass when predicting
 TRANSCRIPT_ENCODER_DIR = "transcript_encoder"  # in a checkpoint: the encoder's config + tokenizer
 
@@ -395,12 +396,17 @@ def save_teacher(
     teacher: VideoAdviserTeacher,
     tokenizers: TeacherTokenizers,
     config: dict[str, Any],
+    trainer_state: dict[str, Any] | None = None,
     **extra: Any,
 ) -> None:
     """Weights (safetensors), config JSON, CLIP tokenizer; the transcript encoder's config and
-    tokenizer in ``transcript_encoder/`` when there is one, so the folder rebuilds alone."""
+    tokenizer in ``transcript_encoder/`` when there is one, so the folder rebuilds alone.
+    ``trainer_state`` (a resume point) goes into the same folder, written in the same atomic
+    step as the weights, so a kill can never leave weights and state from different epochs."""
 
     def write_extra(staged: Path) -> None:
+        if trainer_state is not None:
+            write_json(staged / TRAINER_STATE_FILE, trainer_state)
         tokenizers.save(staged)
         if teacher.transcript is not None:
             teacher.transcript.encoder.config.save_pretrained(staged / TRANSCRIPT_ENCODER_DIR)
@@ -433,9 +439,13 @@ def load_teacher(
 
 
 def _resumable(saved: dict[str, Any] | None, current: dict[str, Any]) -> bool:
-    """A run may continue another if everything but the number of epochs is the same."""
+    """A run may continue another made by the same configuration. Only the number of epochs
+    may differ, and only with a constant schedule: a decaying one is laid out over
+    ``epochs`` from the start, so more epochs would change every step's learning rate."""
 
     def strip(config: dict[str, Any]) -> dict[str, Any]:
+        if config["teacher"].get("schedule", "constant") != "constant":
+            return config
         return {**config, "teacher": {k: v for k, v in config["teacher"].items() if k != "epochs"}}
 
     return saved is not None and strip(saved) == strip(current)
@@ -488,8 +498,8 @@ def train_teacher(
 
     state = {"epoch": 0, "best_mae": math.inf, "best_epoch": -1, "bad_epochs": 0, "history": []}
     last = out_dir / "last"
-    if resume and (last / "trainer_state.json").is_file():
-        saved = read_json(last / "trainer_state.json")
+    if resume and (last / TRAINER_STATE_FILE).is_file():
+        saved = read_json(last / TRAINER_STATE_FILE)
         if _resumable(saved.get("config"), config):
             teacher.load_state_dict(load_tensors(last / "model.safetensors"))
             optimizer_from_tensors(
@@ -560,11 +570,8 @@ def train_teacher(
                 accelerator.unwrap_model(model),
                 tokenizers,
                 config,
+                trainer_state={"config": config, "state": state, "optimizer": opt_meta},
                 other_tensors={"optimizer": opt_tensors},
-            )
-            write_json(
-                last / "trainer_state.json",
-                {"config": config, "state": state, "optimizer": opt_meta},
             )
         epochs.set_postfix(
             loss=f"{np.mean(losses):.3f}",
