@@ -157,3 +157,55 @@ def test_a_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(
     assert f"student ({out}): the training loss is nan at epoch 2, step 5" in message
     assert f"{out / 'best'}, is kept" in message and "grad_clip" in message
     assert (out / "best" / "config.json").is_file() and not (out / "metrics.json").exists()
+
+
+def test_an_interrupted_student_resumes_to_the_uninterrupted_result(
+    tiny_recipe: Recipe,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import videoadviser.student.trainer as trainer
+
+    dataset = load_dataset(tiny_recipe.data.path, progress=False)
+    tiny_recipe.student.epochs = 3
+    tiny_recipe.student.ema_decay = 0.5  # the weight average is part of the resume point
+    full = trainer.train_student(tiny_recipe, dataset, tmp_path / "full", None, 0.0, False)
+    assert not (tmp_path / "full" / "last").exists()  # removed once finished
+
+    calls = {"n": 0}
+    real_loss = trainer.student_loss
+
+    def killed_at_step_8(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] == 8:  # 3 steps per epoch: in epoch 3, after two validations
+            raise KeyboardInterrupt
+        return real_loss(*args, **kwargs)
+
+    monkeypatch.setattr(trainer, "student_loss", killed_at_step_8)
+    out = tmp_path / "resumed"
+    with pytest.raises(KeyboardInterrupt):
+        trainer.train_student(tiny_recipe, dataset, out, None, 0.0, False)
+    assert {"model.safetensors", "optimizer.safetensors", "rng.safetensors"} <= {
+        p.name for p in (out / "last").iterdir()
+    }
+    monkeypatch.setattr(trainer, "student_loss", real_loss)
+    resumed = trainer.train_student(tiny_recipe, dataset, out, None, 0.0, False)
+    assert [h["step"] for h in resumed["history"]] == [3, 6, 9]
+    for a, b in zip(full["history"], resumed["history"]):
+        assert a["valid_mae"] == pytest.approx(b["valid_mae"], abs=1e-6)
+    assert [r["r_S"] for r in resumed["predictions"]] == pytest.approx(
+        [r["r_S"] for r in full["predictions"]], abs=1e-6
+    )
+
+    assert not (out / "last").exists()
+    # a resume point from another configuration is never used
+    calls["n"] = 0
+    monkeypatch.setattr(trainer, "student_loss", killed_at_step_8)
+    with pytest.raises(KeyboardInterrupt):
+        trainer.train_student(tiny_recipe, dataset, tmp_path / "other", None, 0.0, False)
+    monkeypatch.setattr(trainer, "student_loss", real_loss)
+    tiny_recipe.student.lr = 1e-4
+    with caplog.at_level("WARNING"):
+        trainer.train_student(tiny_recipe, dataset, tmp_path / "other", None, 0.0, False)
+    assert "written by another configuration; starting afresh" in caplog.text

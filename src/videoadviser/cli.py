@@ -108,6 +108,7 @@ def _cmd_student_train(args: argparse.Namespace) -> int:
         args.lambda2,
         not args.quiet,
         transfer=transfer,
+        resume=not args.restart,
     )
     print(json.dumps({"best_epoch": result["best_epoch"], "metrics": result["metrics"]}, indent=2))
     print(f"exported student: {args.out / 'best'}")
@@ -328,7 +329,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Loss L1(r_S, y) + lambda2 * MSE(r_S, r_T), r_T read from the teacher's "
         "predictions CSV; with --unlabelled, the transfer set's clips add the distillation term "
         "alone. --lambda2 0 trains the no-distillation baseline. OUT/best is a plain "
-        "transformers model (AutoModelForSequenceClassification, one regression output).",
+        "transformers model (AutoModelForSequenceClassification, one regression output). An "
+        "interrupted run continues from OUT/last (its last validation) unless --restart.",
     )
     _add_recipe_options(s_train, unlabelled=True)
     s_train.add_argument(
@@ -338,6 +340,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--lambda2", type=float, default=None, help="override the recipe's lambda2"
     )
     s_train.add_argument("--out", type=Path, default=Path("runs/student"), help="output folder")
+    s_train.add_argument("--restart", action="store_true", help="ignore OUT/last and start afresh")
     s_train.set_defaults(handler=_cmd_student_train)
 
     predict = commands.add_parser(

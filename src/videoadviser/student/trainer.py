@@ -12,8 +12,10 @@ weight average come from the engine the teacher uses (:mod:`videoadviser.utils.e
 from __future__ import annotations
 
 import csv
+import hashlib
 import logging
 import math
+import shutil
 import time
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass
@@ -28,13 +30,20 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from videoadviser import __version__
 from videoadviser.config import Recipe, StudentConfig
 from videoadviser.data.dataset import SentimentDataset
-from videoadviser.data.records import SPLITS, ClipRecord
+from videoadviser.data.records import SPLITS, ClipRecord, records_fingerprint
 from videoadviser.data.tokens import tokenize
 from videoadviser.data.unlabelled import UNLABELLED, TransferSet, check_no_overlap
 from videoadviser.distillation.losses import student_loss
 from videoadviser.errors import DataError
 from videoadviser.evaluation.metrics import finite_metrics
 from videoadviser.student.model import build_student, load_student
+from videoadviser.utils.checkpoint import (
+    load_checkpoint,
+    load_tensors,
+    optimizer_from_tensors,
+    optimizer_to_tensors,
+    save_checkpoint,
+)
 from videoadviser.utils.engine import (
     Selection,
     StepSchedule,
@@ -43,12 +52,13 @@ from videoadviser.utils.engine import (
     clip_gradients,
     kept,
 )
-from videoadviser.utils.io import read_json, staged_folder, write_csv, write_json
+from videoadviser.utils.io import read_json, staged_folder, to_jsonable, write_csv, write_json
 from videoadviser.utils.runtime import make_accelerator, make_optimizer, seed_everything
 
 logger = logging.getLogger(__name__)
 
 METADATA_FILE = "videoadviser_student.json"
+RESUME_KIND = "videoadviser-student-resume"
 
 
 @dataclass
@@ -188,6 +198,7 @@ def train_student(
     lambda2: float | None = None,
     progress: bool = True,
     transfer: TransferSet | None = None,
+    resume: bool = True,
 ) -> dict[str, Any]:
     """Fine-tune the student; ``lambda2`` overrides the recipe's (0 = baseline, no teacher needed).
 
@@ -195,6 +206,11 @@ def train_student(
     distillation term alone; their r_T must be in ``teacher_predictions``. Writes ``best/`` (an
     exported transformers model + tokenizer), ``metrics.json``, ``history.csv`` and
     ``predictions.csv`` (every labelled clip of every split; transfer clips are never scored).
+
+    At every validation a resume point goes to ``last/`` (weights, optimizer, weight average,
+    RNG, step, history and selection, in one atomic folder). With ``resume``, a run killed
+    part-way continues from it when the configuration and the targets are the same, and gives
+    the result an uninterrupted run gives; ``last/`` is removed once the stage is finished.
     """
     cfg: StudentConfig = recipe.student
     weight = cfg.lambda2 if lambda2 is None else lambda2
@@ -251,16 +267,39 @@ def train_student(
         total_steps=cfg.epochs * steps_per_epoch,
         warmup_steps=round(cfg.warmup_epochs * steps_per_epoch),
     )
-    model, optimizer = accelerator.prepare(model, optimizer)
-    average = (
-        WeightAverage(accelerator.unwrap_model(model), cfg.ema_decay) if cfg.ema_decay else None
-    )
     # validate every `eval_every` steps (0: at the end of each epoch); patience counts validations
     every = cfg.eval_every or steps_per_epoch
     evals_per_epoch = steps_per_epoch / every
     selection = Selection(cfg.patience, earliest_stop=math.ceil(cfg.min_epochs * evals_per_epoch))
     stage = f"student ({out_dir})"
     history: list[dict[str, Any]] = []
+    resume_config = {
+        "student": asdict(cfg),
+        "seed": recipe.seed,
+        "lambda2": weight,
+        "train": records_fingerprint(train_records),
+        "targets": _tensor_fingerprint(targets),
+        "processes": accelerator.num_processes,
+    }
+    saved = (
+        _load_resume_point(out_dir / RESUME_DIR, resume_config, model, optimizer)
+        if resume
+        else None
+    )
+    model, optimizer = accelerator.prepare(model, optimizer)
+    average = (
+        WeightAverage(accelerator.unwrap_model(model), cfg.ema_decay) if cfg.ema_decay else None
+    )
+    step = 0
+    if saved is not None:
+        step, history = saved["state"]["step"], saved["state"]["history"]
+        for key, value in saved["state"]["selection"].items():
+            setattr(selection, key, value)
+        if average is not None:
+            torch._foreach_copy_(average.average, saved["average"])
+        torch.set_rng_state(saved["rng"])
+        schedule.step = step
+        logger.info("resuming %s after step %d", stage, step)
     started, losses = time.perf_counter(), []
 
     def validate(step: int) -> None:
@@ -284,23 +323,36 @@ def train_student(
             }
         )
         bar.set_postfix(loss=f"{history[-1]['train_loss']:.3f}", valid_mae=f"{valid_mae:.3f}")
+        if accelerator.is_main_process:
+            state = {"step": step, "history": history, "selection": selection.as_dict()}
+            _save_resume_point(
+                out_dir / RESUME_DIR,
+                resume_config,
+                accelerator.unwrap_model(model),
+                optimizer,
+                average,
+                state,
+            )
         started, losses = time.perf_counter(), []
         model.train()
 
     bar = tqdm(
+        initial=step,
         total=cfg.epochs * steps_per_epoch,
         desc=f"student (lambda2={weight:g}{f', +{len(pool)} unlabelled' if pool else ''})",
         unit="step",
         disable=not progress,
     )
-    step = 0
     for epoch in range(cfg.epochs):
         if selection.should_stop(len(history)):
             break
         model.train()
         batches = train.batches(cfg.batch_size, recipe.seed * 1000 + epoch)
         shard = batches[accelerator.process_index :: accelerator.num_processes]
-        for index in shard:
+        done_before = epoch * len(shard)  # steps of the earlier epochs
+        for position, index in enumerate(shard):
+            if done_before + position < step:  # done before the resume point
+                continue
             schedule.advance()
             batch = {k: v.to(accelerator.device) for k, v in train.batch(index).items()}
             with accelerator.autocast():
@@ -347,13 +399,14 @@ def train_student(
             for r, p in zip(records, predictions)
         )
     if accelerator.is_main_process:
-        write_json(out_dir / "metrics.json", metrics)
         write_csv(
             out_dir / "history.csv",
             history,
             ["epoch", "step", "train_loss", "valid_mae", "seconds"],
         )
         write_csv(out_dir / "predictions.csv", rows, ["uid", "split", "label", "r_S"])
+        write_json(out_dir / "metrics.json", metrics)  # last: it marks the stage finished
+        shutil.rmtree(out_dir / RESUME_DIR, ignore_errors=True)
     return {
         "metrics": metrics,
         "best_epoch": history[selection.best_epoch - 1]["epoch"],
@@ -361,6 +414,62 @@ def train_student(
         "lambda2": weight,
         "unlabelled": len(pool),
         "predictions": rows,
+    }
+
+
+RESUME_DIR = "last"  # the resume point, while training runs
+
+
+def _tensor_fingerprint(targets: TeacherTargets) -> str:
+    """A short hash of the teacher targets, so a resume point is never used with others."""
+    digest = hashlib.sha256(targets.regression.numpy().tobytes())
+    if targets.logits is not None:
+        digest.update(targets.logits.numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+def _save_resume_point(
+    folder: Path,
+    config: dict[str, Any],
+    model: PreTrainedModel,
+    optimizer: torch.optim.Optimizer,
+    average: WeightAverage | None,
+    state: dict[str, Any],
+) -> None:
+    """Weights, optimizer, weight average, RNG and ``state`` in one atomic folder."""
+    opt_tensors, opt_meta = optimizer_to_tensors(optimizer)
+    other = {"optimizer": opt_tensors, "rng": {"torch": torch.get_rng_state()}}
+    if average is not None:
+        other["average"] = {str(i): t for i, t in enumerate(average.average)}
+    meta = {"kind": RESUME_KIND, "config": config, "state": state, "optimizer": opt_meta}
+    save_checkpoint(folder, model.state_dict(), meta, other_tensors=other)
+
+
+def _load_resume_point(
+    folder: Path,
+    config: dict[str, Any],
+    model: PreTrainedModel,
+    optimizer: torch.optim.Optimizer,
+) -> dict[str, Any] | None:
+    """Load ``folder``'s resume point into ``model`` and ``optimizer`` if it was made by this
+    very ``config``; returns its state, RNG and weight average (``None``: start afresh)."""
+    if not (folder / "config.json").is_file():
+        return None
+    tensors, meta = load_checkpoint(folder)
+    if meta.get("kind") != RESUME_KIND or meta.get("config") != to_jsonable(config):
+        logger.warning("%s was written by another configuration; starting afresh", folder)
+        return None
+    model.load_state_dict(tensors)
+    optimizer_from_tensors(
+        optimizer, load_tensors(folder / "optimizer.safetensors"), meta["optimizer"]
+    )
+    rng = load_tensors(folder / "rng.safetensors")["torch"]
+    average = folder / "average.safetensors"
+    saved = load_tensors(average) if average.is_file() else {}
+    return {
+        "state": meta["state"],
+        "rng": rng,
+        "average": [saved[str(i)] for i in range(len(saved))],
     }
 
 

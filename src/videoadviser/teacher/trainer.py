@@ -596,12 +596,12 @@ def train_teacher(
     if accelerator.is_main_process:
         if predictions_file is not None:
             write_predictions(predictions_file, rows)
-        write_json(out_dir / "metrics.json", metrics)
         write_csv(
             out_dir / "history.csv",
             state["history"],
             ["epoch", "train_loss", "valid_mae", "seconds"],
         )
+        write_json(out_dir / "metrics.json", metrics)  # last: it marks the stage finished
     return result
 
 
