@@ -52,7 +52,14 @@ from videoadviser.utils.engine import (
     clip_gradients,
     kept,
 )
-from videoadviser.utils.io import read_json, staged_folder, to_jsonable, write_csv, write_json
+from videoadviser.utils.io import (
+    read_json,
+    recover_folder,
+    staged_folder,
+    to_jsonable,
+    write_csv,
+    write_json,
+)
 from videoadviser.utils.runtime import make_accelerator, make_optimizer, seed_everything
 
 logger = logging.getLogger(__name__)
@@ -281,11 +288,12 @@ def train_student(
         "targets": _tensor_fingerprint(targets),
         "processes": accelerator.num_processes,
     }
-    saved = (
-        _load_resume_point(out_dir / RESUME_DIR, resume_config, model, optimizer)
-        if resume
-        else None
-    )
+    last = out_dir / RESUME_DIR
+    if accelerator.is_main_process:  # a kill mid-checkpoint may have left last/ or best/ aside
+        recover_folder(last)
+        recover_folder(out_dir / "best")
+    accelerator.wait_for_everyone()
+    saved = _load_resume_point(last, resume_config, model, optimizer) if resume else None
     model, optimizer = accelerator.prepare(model, optimizer)
     average = (
         WeightAverage(accelerator.unwrap_model(model), cfg.ema_decay) if cfg.ema_decay else None

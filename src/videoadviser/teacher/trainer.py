@@ -59,7 +59,7 @@ from videoadviser.utils.engine import (
     clip_gradients,
     kept,
 )
-from videoadviser.utils.io import read_json, write_csv, write_json
+from videoadviser.utils.io import read_json, recover_folder, write_csv, write_json
 from videoadviser.utils.runtime import make_accelerator, make_optimizer, seed_everything
 
 logger = logging.getLogger(__name__)
@@ -498,6 +498,10 @@ def train_teacher(
 
     state = {"epoch": 0, "best_mae": math.inf, "best_epoch": -1, "bad_epochs": 0, "history": []}
     last = out_dir / "last"
+    if accelerator.is_main_process:  # a kill mid-checkpoint may have left last/ or best/ aside
+        recover_folder(last)
+        recover_folder(out_dir / "best")
+    accelerator.wait_for_everyone()
     if resume and (last / TRAINER_STATE_FILE).is_file():
         saved = read_json(last / TRAINER_STATE_FILE)
         if _resumable(saved.get("config"), config):
@@ -508,6 +512,8 @@ def train_teacher(
             state = saved["state"]
             for key in ("best_mae", "best_epoch", "bad_epochs"):
                 setattr(selection, key, state[key])
+            if (last / "rng.safetensors").is_file():  # dropout continues as uninterrupted
+                torch.set_rng_state(load_tensors(last / "rng.safetensors")["torch"])
             logger.info("resuming teacher training after epoch %d", state["epoch"])
         else:
             logger.warning("%s was written by another configuration; starting afresh", last)
@@ -571,7 +577,7 @@ def train_teacher(
                 tokenizers,
                 config,
                 trainer_state={"config": config, "state": state, "optimizer": opt_meta},
-                other_tensors={"optimizer": opt_tensors},
+                other_tensors={"optimizer": opt_tensors, "rng": {"torch": torch.get_rng_state()}},
             )
         epochs.set_postfix(
             loss=f"{np.mean(losses):.3f}",

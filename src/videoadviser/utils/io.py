@@ -48,9 +48,17 @@ def _suppress_oserror() -> Iterator[None]:
 
 @contextmanager
 def staged_folder(target: str | Path) -> Iterator[Path]:
-    """Yield an empty temporary folder; on success it replaces ``target`` (old one removed)."""
+    """Yield an empty temporary folder; on success it replaces ``target`` (old one removed).
+
+    The swap is two renames: ``target`` aside into ``.<name>.old.*/x``, then the new folder in.
+    A kill between them leaves no ``target`` but a complete old one, which
+    :func:`recover_folder` (called here first, and by the trainers when they start) puts
+    back; a kill while the new folder is written leaves only a ``.<name>.*`` staging folder,
+    which no reader looks at and the next write removes.
+    """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
+    recover_folder(target)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
         yield staging
@@ -64,6 +72,22 @@ def staged_folder(target: str | Path) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+
+
+def recover_folder(target: str | Path) -> None:
+    """Undo what a kill during :func:`staged_folder` left: put a complete old ``target`` back if
+    the new one never arrived, and remove leftover staging folders. Not for folders that
+    several processes write at once (only the main process writes checkpoints)."""
+    target = Path(target)
+    if not target.parent.is_dir():
+        return
+    leftovers = sorted(target.parent.glob(f".{target.name}.*"))
+    for leftover in leftovers:
+        aside = leftover / "x"
+        if not target.exists() and ".old." in leftover.name and aside.is_dir():
+            os.replace(aside, target)
+        if leftover.is_dir():
+            shutil.rmtree(leftover, ignore_errors=True)
 
 
 def write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
