@@ -276,3 +276,20 @@ def test_a_nan_teacher_loss_stops_training_naming_epoch_and_step(
     with pytest.raises(TrainingError, match=r"the training loss is (inf|nan) at epoch 2, step 1"):
         train_teacher(tiny_recipe, dataset, out, progress=False)
     assert (out / "best").is_dir() and not (out / "metrics.json").exists()
+
+
+def test_every_trainable_teacher_parameter_gets_a_gradient(tiny_recipe: Recipe) -> None:
+    """DDP waits for a gradient of every trainable parameter: none may sit unused."""
+    from videoadviser.distillation.losses import teacher_loss
+    from videoadviser.teacher.trainer import _forward
+
+    dataset = load_dataset(tiny_recipe.data.path, progress=False)
+    teacher, tokenizers = build_teacher(tiny_recipe)
+    inputs = prepare_inputs(teacher, tokenizers, dataset.split("train")[:4], tiny_recipe, False)
+    batch = inputs.batch(torch.arange(4), frame_sampling(teacher, tiny_recipe.data))
+    out = _forward(teacher.train(), batch)
+    loss, _ = teacher_loss(out.logits, out.regression, batch["labels"], 1.0)
+    loss.backward()
+    unused = [n for n, p in teacher.named_parameters() if p.requires_grad and p.grad is None]
+    assert unused == []
+    assert not teacher.clip.logit_scale.requires_grad  # CLIP's own temperature is not used

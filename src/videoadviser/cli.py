@@ -160,11 +160,14 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from videoadviser.pipeline import format_table, run_experiment
+    from videoadviser.utils.runtime import is_main_process
 
     recipe = _recipe(args)
     results = run_experiment(
         recipe, args.out, args.seeds, progress=not args.quiet, overwrite=args.overwrite
     )
+    if not is_main_process():  # under torchrun / accelerate launch, one process reports
+        return 0
     print()
     print(format_table(results))
     print(f"\nresults written to {results['out_dir']} (results.json, results.csv, summary.csv)")

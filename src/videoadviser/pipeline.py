@@ -54,6 +54,13 @@ from videoadviser.teacher.predict import (
 )
 from videoadviser.teacher.trainer import PREDICTIONS_FILE, train_teacher, write_predictions
 from videoadviser.utils.io import read_json, write_csv, write_json
+from videoadviser.utils.runtime import (
+    is_main_process,
+    main_process_first,
+    process_state,
+    run_on_main,
+    wait_for_everyone,
+)
 from videoadviser.utils.stage import claim_stage, make_stamp
 
 logger = logging.getLogger(__name__)
@@ -97,9 +104,10 @@ def git_revision() -> str:
 def prepare_dataset(recipe: Recipe, progress: bool = True) -> SentimentDataset:
     """Load the recipe's dataset, making the embedded one first if asked to and absent."""
     path = Path(recipe.data.path)
-    if recipe.data.make_demo and not path.exists():
-        make_demo_dataset(path, progress=progress)
-    elif not path.exists():
+    with main_process_first():  # one process makes it; the others then find it
+        if recipe.data.make_demo and not path.exists():
+            make_demo_dataset(path, progress=progress)
+    if not path.exists():
         raise ConfigError(
             f"data.path {str(path)!r} does not exist: point --data at an MMSA folder or pickle, "
             f"or make the embedded dataset there with `videoadviser data make-demo {path}`"
@@ -117,7 +125,8 @@ def prepare_transfer(
         return None
     path = Path(data.unlabelled)
     if data.make_demo and data.demo_unlabelled > 0:
-        make_demo_pool(path, DemoConfig(), data.demo_unlabelled, progress=progress)
+        with main_process_first():
+            make_demo_pool(path, DemoConfig(), data.demo_unlabelled, progress=progress)
     transfer = load_unlabelled(path, data.video_policy, progress, limit=data.unlabelled_limit)
     check_no_overlap(dataset, transfer)
     return transfer
@@ -132,13 +141,16 @@ def reuse_or_run(
     """Run a stage unless ``folder`` holds it finished (then reuse its ``metrics.json``: a
     resumed run). With a ``stamp`` (:func:`teacher_stamp`, :func:`student_stamp`) a folder
     made from other inputs is an error, or, with ``overwrite``, deleted and run again."""
-    finished = (folder / "metrics.json").is_file()
-    if stamp is not None:
-        finished = claim_stage(folder, stamp, overwrite)
+    with main_process_first():  # the main process claims (or clears) the folder first
+        finished = (folder / "metrics.json").is_file()
+        if stamp is not None:
+            finished = claim_stage(folder, stamp, overwrite)
     if finished:
         logger.info("reusing finished stage %s", folder)
         return {"metrics": read_json(folder / "metrics.json"), "reused": True}
-    return run()
+    result = run()
+    wait_for_everyone()  # what the main process wrote is there for every process
+    return result
 
 
 def teacher_stamp(recipe: Recipe, dataset: SentimentDataset) -> dict[str, Any]:
@@ -189,7 +201,7 @@ def use_out_of_fold_targets(
             new = oof[row["uid"]]
             row.update({k: v for k, v in new.items() if k == "r_T" or k.startswith("logit_")})
             row["fold"] = new["fold"]
-    write_predictions(predictions, rows)
+    run_on_main(write_predictions, predictions, rows)
 
 
 def teacher_stage(
@@ -228,7 +240,8 @@ def teacher_stage(
     timings["teacher"] = time.perf_counter() - started
     if recipe.teacher.oof_folds >= 2:
         started = time.perf_counter()
-        claim_stage(folder / "teacher_oof", stamp, overwrite)  # fold teachers of this teacher
+        with main_process_first():  # the fold teachers of this teacher
+            claim_stage(folder / "teacher_oof", stamp, overwrite)
         use_out_of_fold_targets(recipe, dataset, folder / "teacher_oof", predictions, progress)
         timings["teacher_oof"] = time.perf_counter() - started
     if transfer is not None:
@@ -345,8 +358,7 @@ def run_experiment(
     started = time.perf_counter()
     dataset = prepare_dataset(recipe, progress)
     transfer = prepare_transfer(recipe, dataset, progress)
-    out.mkdir(parents=True, exist_ok=True)  # only once the data is known to be there
-    write_json(out / "recipe.json", recipe.to_dict())
+    run_on_main(write_json, out / "recipe.json", recipe.to_dict())  # once the data is there
     per_seed: dict[int, dict[str, Any]] = {}
     for seed in seeds:
         per_seed[seed] = run_seed(
@@ -386,6 +398,22 @@ def run_experiment(
         "comparisons": comparisons,
         "seconds": time.perf_counter() - started,
     }
+    if is_main_process():
+        write_results(out, results, per_seed, models, seeds, summary)
+    wait_for_everyone()
+    results["out_dir"] = str(out)
+    return results
+
+
+def write_results(
+    out: Path,
+    results: dict[str, Any],
+    per_seed: dict[int, dict[str, Any]],
+    models: list[str],
+    seeds: list[int],
+    summary: dict[str, Any],
+) -> None:
+    """The run folder's result files: results.json, results.csv, summary.csv, run_info.json."""
     write_json(out / "results.json", results)
     rows = [{"model": m, "seed": s, **per_seed[s][m]["test"]} for m in models for s in seeds]
     write_csv(out / "results.csv", rows, ["model", "seed", *REGRESSION_METRIC_KEYS])
@@ -412,10 +440,9 @@ def run_experiment(
             "machine": platform.platform(),
             "cuda": torch.cuda.is_available(),
             "finished": datetime.now(UTC).isoformat(),
+            "processes": process_state().num_processes,
         },
     )
-    results["out_dir"] = str(out)
-    return results
 
 
 def _summarise(metrics: list[dict[str, float]]) -> dict[str, dict[str, float]]:

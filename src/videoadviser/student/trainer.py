@@ -356,6 +356,9 @@ def train_student(
             break
         model.train()
         batches = train.batches(cfg.batch_size, recipe.seed * 1000 + epoch)
+        # equal step counts on every process (DDP all-reduces each step): the first batches
+        # are repeated to fill the last round
+        batches += batches[: -len(batches) % accelerator.num_processes]
         shard = batches[accelerator.process_index :: accelerator.num_processes]
         done_before = epoch * len(shard)  # steps of the earlier epochs
         for position, index in enumerate(shard):

@@ -22,6 +22,7 @@ from transformers import CLIPConfig, CLIPModel, CLIPTokenizer
 
 from videoadviser.errors import ConfigError
 from videoadviser.utils.io import staged_folder
+from videoadviser.utils.runtime import main_process_first
 
 BPE_FILE = "bpe_simple_vocab_16e6.txt.gz"
 VOCAB_SIZE = 49408  # 256 bytes x 2 + 48894 merges + 2 special tokens
@@ -164,6 +165,7 @@ def resolve_checkpoint(checkpoint: str, cache_dir: str | Path, seed: int = 0) ->
         return checkpoint
     architecture = checkpoint.removeprefix("random:")
     folder = Path(cache_dir) / f"clip-random-{architecture}-seed{seed}"
-    if not (folder / "config.json").is_file():
-        build_random_clip(architecture, folder, seed=seed)
+    with main_process_first():  # one process builds it; the others then find it
+        if not (folder / "config.json").is_file():
+            build_random_clip(architecture, folder, seed=seed)
     return str(folder)

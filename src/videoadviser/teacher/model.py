@@ -218,6 +218,9 @@ class VideoAdviserTeacher(nn.Module):
                 "pass a transcript encoder exactly when arch.transcript_encoder is not 'clip'"
             )
         self.clip = clip
+        # CLIP's own temperature is never used (the teacher has its own, below); frozen so that
+        # every trainable parameter gets a gradient, as DDP expects
+        clip.logit_scale.requires_grad_(False)
         self.arch = arch
         dim = clip.config.projection_dim
         self.transcript = (

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
+from accelerate import Accelerator
 
 from videoadviser.config import DataConfig, Recipe, TeacherConfig
 from videoadviser.data.dataset import SentimentDataset
@@ -34,6 +34,7 @@ from videoadviser.teacher.trainer import (
     train_teacher,
     write_predictions,
 )
+from videoadviser.utils.runtime import make_accelerator, run_on_main
 
 PREDICT_CHUNK = 2048  # clips decoded and held in memory at a time when predicting
 
@@ -56,7 +57,7 @@ def predict_teacher(
         rows.extend(_predict_records(loaded, dataset.split(split), split, progress))
     if transfer is not None:
         rows.extend(_predict_records(loaded, transfer.records, UNLABELLED, progress))
-    write_predictions(out_file, rows)
+    run_on_main(write_predictions, out_file, rows)
     return rows
 
 
@@ -132,7 +133,7 @@ def add_transfer_predictions(
     if todo:
         loaded = _load_for_prediction(teacher_dir, recipe)
         rows.extend(_predict_records(loaded, todo, UNLABELLED, progress))
-        write_predictions(predictions_file, rows)
+        run_on_main(write_predictions, predictions_file, rows)
     return len(todo)
 
 
@@ -142,18 +143,20 @@ class _Predictor:
     tokenizers: TeacherTokenizers
     recipe: Recipe
     sampling: FrameSampling
+    accelerator: Accelerator  # shares the clips out over the processes and gathers the outputs
 
 
 def _load_for_prediction(teacher_dir: str | Path, recipe: Recipe) -> _Predictor:
-    """A saved teacher on the best device, with the recipe it was trained with."""
+    """A saved teacher on this process's device, with the recipe it was trained with. Every
+    process must call it (and predict) together; each runs a share of the clips."""
     teacher, tokenizers, config = load_teacher(teacher_dir)
     saved = Recipe(teacher=TeacherConfig(**config["teacher"]), data=DataConfig(**config["data"]))
     saved.cache_dir, saved.data.video_policy = recipe.cache_dir, recipe.data.video_policy
     sampling = FrameSampling(
         **{k: tuple(v) if isinstance(v, list) else v for k, v in config["sampling"].items()}
     )
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    return _Predictor(teacher.to(device), tokenizers, saved, sampling)
+    accelerator = make_accelerator("no")
+    return _Predictor(teacher.to(accelerator.device), tokenizers, saved, sampling, accelerator)
 
 
 def _predict_records(
@@ -169,7 +172,12 @@ def _predict_records(
         part = records[start : start + chunk]
         inputs = prepare_inputs(loaded.teacher, loaded.tokenizers, part, loaded.recipe, progress)
         outputs = run_teacher(
-            loaded.teacher, inputs, loaded.sampling, PREDICT_BATCH_SIZE, progress=progress
+            loaded.teacher,
+            inputs,
+            loaded.sampling,
+            PREDICT_BATCH_SIZE,
+            loaded.accelerator,
+            progress=progress,
         )
         rows.extend(prediction_rows(split, inputs, *outputs))
     return rows

@@ -60,7 +60,13 @@ from videoadviser.utils.engine import (
     kept,
 )
 from videoadviser.utils.io import read_json, recover_folder, write_csv, write_json
-from videoadviser.utils.runtime import make_accelerator, make_optimizer, seed_everything
+from videoadviser.utils.runtime import (
+    main_process_first,
+    make_accelerator,
+    make_optimizer,
+    run_on_main,
+    seed_everything,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -296,15 +302,16 @@ def prepare_inputs(
         def encode(pixels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
             return teacher.encode_frames(pixels.to(device))
 
-        frames, patches, has_video = cached_frame_features(
-            records,
-            encode,
-            fingerprint,
-            sampling,
-            recipe.cache_dir,
-            data.video_policy,
-            progress=progress,
-        )
+        with main_process_first():  # one process fills the cache; the others read it
+            frames, patches, has_video = cached_frame_features(
+                records,
+                encode,
+                fingerprint,
+                sampling,
+                recipe.cache_dir,
+                data.video_policy,
+                progress=progress,
+            )
         teacher.train(was_training)
         inputs.frame_features, inputs.patch_features = frames, patches
     else:
@@ -471,7 +478,8 @@ def train_teacher(
     cfg = recipe.teacher
     out_dir = Path(out_dir)
     seed_everything(recipe.seed)
-    accelerator = make_accelerator(cfg.mixed_precision)
+    # the transcript path sits out the video-only epochs: DDP must not wait for its gradients
+    accelerator = make_accelerator(cfg.mixed_precision, find_unused_parameters=True)
     teacher, tokenizers = build_teacher(recipe)
     sampling = frame_sampling(teacher, recipe.data)
     splits = {
@@ -599,9 +607,9 @@ def train_teacher(
         "epochs_run": state["epoch"],
         "history": state["history"],
     }
+    if predictions_file is not None:
+        run_on_main(write_predictions, predictions_file, rows)
     if accelerator.is_main_process:
-        if predictions_file is not None:
-            write_predictions(predictions_file, rows)
         write_csv(
             out_dir / "history.csv",
             state["history"],

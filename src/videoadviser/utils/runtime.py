@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 import random
-from typing import Any
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
-from accelerate import Accelerator
+from accelerate import Accelerator, PartialState
+from accelerate.utils import DistributedDataParallelKwargs
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 def seed_everything(seed: int) -> None:
@@ -17,16 +25,62 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def make_accelerator(mixed_precision: str = "auto") -> Accelerator:
-    """An :class:`Accelerator` (one process, or many under ``accelerate launch``).
+def make_accelerator(
+    mixed_precision: str = "auto", find_unused_parameters: bool = False
+) -> Accelerator:
+    """An :class:`Accelerator`: one process, or many under ``torchrun`` / ``accelerate launch``
+    (gloo on CPUs, NCCL on GPUs).
 
     ``auto`` is bf16 autocast on a GPU that supports it (fp32 master weights, never pure fp16
-    fine-tuning) and full precision on the CPU.
+    fine-tuning) and full precision on the CPU. ``find_unused_parameters`` is for a model
+    whose steps may leave some parameters out (the teacher's transcript path while it reads
+    video only): DDP then does not wait for their gradients.
     """
     if mixed_precision == "auto":
         bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
         mixed_precision = "bf16" if bf16 else "no"
-    return Accelerator(mixed_precision=mixed_precision)
+    elif mixed_precision == "bf16" and not torch.cuda.is_available():
+        if not torch.cpu._is_avx512_bf16_supported():
+            logger.warning(
+                "mixed_precision bf16 on a CPU without native bf16 (AVX512-BF16): it is "
+                'emulated and slower than full precision; set mixed_precision = "no"'
+            )
+    handlers = [DistributedDataParallelKwargs(find_unused_parameters=True)]
+    process_state()  # the processes' shared state, made once and the same way everywhere
+    return Accelerator(
+        mixed_precision=mixed_precision,
+        cpu=not torch.cuda.is_available(),
+        kwargs_handlers=handlers if find_unused_parameters else None,
+    )
+
+
+def process_state() -> PartialState:
+    """The processes of this run: ranks, device, barriers (Accelerate's shared state).
+
+    Without a GPU, Accelerate sees the processes that ``torchrun`` starts only when asked for
+    the CPU explicitly (otherwise each one believes it is alone, rank 0 of 1); so the CPU is
+    asked for whenever there is no GPU, and the processes then talk over gloo.
+    """
+    return PartialState(cpu=not torch.cuda.is_available())
+
+
+def is_main_process() -> bool:
+    """Whether this is the process that writes files (rank 0; always, with one process)."""
+    return process_state().is_main_process
+
+
+def wait_for_everyone() -> None:
+    """A barrier across processes (no-op with one process): files the main process wrote
+    before it are there for every process after it."""
+    process_state().wait_for_everyone()
+
+
+@contextmanager
+def main_process_first() -> Iterator[None]:
+    """The main process runs the block first (it builds a cache, writes a file), then the
+    others run it and find the result there. With one process, just the block."""
+    with process_state().main_process_first():
+        yield
 
 
 def make_optimizer(
@@ -40,3 +94,14 @@ def make_optimizer(
     """
     fused = device.type in ("cpu", "cuda")
     return torch.optim.AdamW(groups, weight_decay=weight_decay, fused=fused or None)
+
+
+def run_on_main(write: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
+    """Call ``write`` on the main process only, then wait for it on every process.
+
+    Every process must reach this call (it holds a barrier): never call it under
+    ``if is_main_process()``.
+    """
+    result = write(*args, **kwargs) if is_main_process() else None
+    wait_for_everyone()
+    return result
