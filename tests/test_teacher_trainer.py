@@ -109,7 +109,7 @@ def test_frozen_vision_cache_matches_recomputing(
     def no_decoding(*args, **kwargs):  # type: ignore[no-untyped-def]
         raise AssertionError("the second run must read the cache, not decode")
 
-    monkeypatch.setattr(features, "decode_records", no_decoding)
+    monkeypatch.setattr(features, "decode_into_cache", no_decoding)
     second = prepare_inputs(teacher, tokenizers, records, tiny_recipe, progress=False)
     assert torch.equal(first.frame_features, second.frame_features)
     monkeypatch.undo()
@@ -204,7 +204,7 @@ def test_pretrained_transcript_encoder_trains_round_trips_and_precomputes_exactl
     assert tokenizers.transcripts is tokenizers.transcript_encoder
     records = dataset.split("test")
     frozen = prepare_inputs(teacher, tokenizers, records, tiny_recipe, progress=False)
-    assert frozen.text_hidden is not None and frozen.text_hidden.shape[2] == 384
+    assert frozen.text_hidden is not None and frozen.text_hidden.hidden_size == 384
     tiny_recipe.teacher.freeze_text = False  # the encoder runs inside every forward instead
     live = prepare_inputs(teacher, tokenizers, records, tiny_recipe, progress=False)
     assert live.text_hidden is None

@@ -31,6 +31,9 @@ class DataConfig:
     make_demo: bool = True  # make the embedded dataset at `path` if it is not there
     video_policy: str = "error"  # error | skip | blank
     num_frames: int = 8
+    # processes that decode clips into the frame cache (DataLoader workers): 0 = this
+    # process, -1 = one per CPU core (at most 8)
+    num_workers: int = -1
     # The transfer set: an MMSA raw-layout folder of unlabelled clips (label.csv with
     # video_id,clip_id,text + Raw/); the teacher labels them, the student learns from them
     # through the distillation term alone. "" = none (the paper's setting only).

@@ -1,64 +1,139 @@
-"""Decode the frames of many clips at once, in parallel, under the video policy."""
+"""Decoded clips on disk: each clip's sampled frames are decoded once, in DataLoader workers,
+into a per-clip cache, and training reads a batch's clips from it. Nothing that grows with
+the number of clips is held in memory, so a MOSEI-size dataset trains in the memory a
+MOSI-size one does.
+
+Cache layout: ``CACHE/frames/<T>x<S>/<ab>/<entry>.npy``, one ``(T, S, S, 3)`` uint8 array
+per clip, named by a hash of the clip's id and its video file's size and modification time
+(an edited video is decoded again). Entries are written atomically; a clip that fails to
+decode is never cached and follows the video policy.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import io
 import os
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
 from videoadviser.data.frames import decode_frames
 from videoadviser.data.records import ClipRecord
 from videoadviser.data.videos import on_decode_failure
 from videoadviser.errors import VideoDecodeError
+from videoadviser.utils.io import write_bytes
 
 
-def _decode_one(job: tuple[str, int, int]) -> np.ndarray | VideoDecodeError:
-    path, num_frames, image_size = job
-    try:
-        return decode_frames(path, num_frames, image_size)
-    except VideoDecodeError as error:
-        return error
+def file_stamp(path: str) -> str:
+    """A video file's size and modification time: a changed file gets a new cache entry."""
+    stat = Path(path).stat()
+    return f"{stat.st_size}-{stat.st_mtime_ns}"
 
 
-def decode_records(
+def default_workers(workers: int) -> int:
+    """``workers`` as given, or for -1 one per CPU core (at most 8)."""
+    return min(os.cpu_count() or 1, 8) if workers < 0 else workers
+
+
+@dataclass
+class ClipFrames:
+    """The frames of N clips, read from the cache a batch at a time.
+
+    ``entries[i]`` is clip i's cache file, or ``None`` when it has no usable video.
+    """
+
+    entries: list[Path | None]
+    num_frames: int
+    image_size: int
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    @property
+    def has_video(self) -> np.ndarray:
+        """``(N,)`` bool."""
+        return np.array([e is not None for e in self.entries], dtype=bool)
+
+    def read(self, index: Sequence[int] | torch.Tensor) -> np.ndarray:
+        """Frames of the clips at ``index``: ``(B, T, S, S, 3)`` uint8, zeros without video."""
+        rows = [int(i) for i in index]
+        t, s = self.num_frames, self.image_size
+        out = np.zeros((len(rows), t, s, s, 3), dtype=np.uint8)
+        for row, i in enumerate(rows):
+            entry = self.entries[i]
+            if entry is not None:
+                out[row] = np.load(entry, allow_pickle=False)
+        return out
+
+
+class _DecodeJobs(Dataset):  # type: ignore[type-arg]
+    """Decode clip ``i`` and write its cache entry; yields ``None`` or the failure."""
+
+    def __init__(self, jobs: list[tuple[str, Path]], num_frames: int, image_size: int) -> None:
+        self.jobs, self.num_frames, self.image_size = jobs, num_frames, image_size
+
+    def __len__(self) -> int:
+        return len(self.jobs)
+
+    def __getitem__(self, i: int) -> VideoDecodeError | None:
+        video, entry = self.jobs[i]
+        try:
+            frames = decode_frames(video, self.num_frames, self.image_size)
+        except VideoDecodeError as error:
+            return error
+        buffer = io.BytesIO()
+        np.save(buffer, frames, allow_pickle=False)
+        write_bytes(entry, buffer.getvalue())
+        return None
+
+
+def decode_into_cache(
     records: list[ClipRecord],
+    cache_dir: str | Path,
     num_frames: int,
     image_size: int,
     video_policy: str = "error",
-    workers: int | None = None,
+    workers: int = -1,
     progress: bool = True,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Frames of every record, resized and centre-cropped (not yet normalised).
+) -> ClipFrames:
+    """Decode every record's clip that the cache lacks, in ``workers`` DataLoader worker
+    processes (0: in this process; -1: one per core, at most 8), and return the clips' frames.
 
-    Returns:
-        frames ``(N, T, S, S, 3)`` uint8 (zeros where there is no video) and
-        has_video ``(N,)`` bool: False for records without a video path and for clips that
-        fail to decode under the ``skip``/``blank`` policies (``error`` raises).
+    Records without a video path, and clips that fail to decode under the ``skip`` / ``blank``
+    policies, have no frames (``error`` raises, naming the file).
     """
-    n = len(records)
-    frames = np.zeros((n, num_frames, image_size, image_size, 3), dtype=np.uint8)
-    has_video = np.zeros(n, dtype=bool)
-    todo = [i for i, r in enumerate(records) if r.video_path is not None]
-    jobs = [(records[i].video_path, num_frames, image_size) for i in todo]
-    workers = workers or min(os.cpu_count() or 1, 8)
-    bar = tqdm(total=len(jobs), desc="decoding frames", unit="clip", disable=not progress)
-    if workers > 1 and len(jobs) > 8:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            results = pool.map(_decode_one, jobs, chunksize=16)
-            _collect(results, todo, frames, has_video, video_policy, bar)
-    else:
-        _collect(map(_decode_one, jobs), todo, frames, has_video, video_policy, bar)
-    bar.close()
-    return frames, has_video
-
-
-def _collect(results, todo, frames, has_video, video_policy, bar) -> None:  # type: ignore[no-untyped-def]
-    for index, result in zip(todo, results):
-        if isinstance(result, VideoDecodeError):
-            on_decode_failure(result, video_policy)
-        else:
-            frames[index] = result
-            has_video[index] = True
-        bar.update(1)
+    folder = Path(cache_dir) / "frames" / f"{num_frames}x{image_size}"
+    entries: list[Path | None] = []
+    jobs: list[tuple[str, Path]] = []
+    positions: list[int] = []
+    for i, record in enumerate(records):
+        if record.video_path is None or not Path(record.video_path).is_file():
+            entries.append(None)  # the video check already applied the policy to these
+            continue
+        key = f"{record.uid}\0{file_stamp(record.video_path)}".encode()
+        name = hashlib.sha256(key).hexdigest()[:24]
+        entry = folder / name[:2] / f"{name}.npy"
+        entries.append(entry)
+        if not entry.is_file():
+            jobs.append((record.video_path, entry))
+            positions.append(i)
+    if jobs:
+        workers = default_workers(workers) if len(jobs) > 8 else 0
+        loader = DataLoader(
+            _DecodeJobs(jobs, num_frames, image_size),
+            batch_size=None,
+            num_workers=workers,
+            collate_fn=lambda x: x,
+        )
+        bar = tqdm(loader, desc="decoding frames", unit="clip", disable=not progress)
+        for position, failure in zip(positions, bar):
+            if failure is not None:
+                on_decode_failure(failure, video_policy)
+                entries[position] = None
+    return ClipFrames(entries, num_frames, image_size)

@@ -1,4 +1,6 @@
-"""Disk cache of frozen-vision-tower features, keyed by the weights and the frame sampling.
+"""Disk caches of what frozen towers compute: vision features and transcript states.
+
+**Vision.** Keyed by the weights and the frame sampling.
 
 With a frozen vision tower, each clip's frame embeddings ``(T, E)`` and frame-averaged patch
 tokens ``(P, E)`` never change, so they are computed once and stored in
@@ -6,13 +8,20 @@ tokens ``(P, E)`` never change, so they are computed once and stored in
 any checkpoint, hub id or folder, is keyed by what it is) and the sampling parameters; each
 clip's entry also records its video file's size and modification time, so an edited video is
 recomputed. Later epochs and later runs read the cache and skip decoding entirely.
+
+**Transcripts.** A frozen transcript encoder's token states, one ``.npy`` per distinct token
+sequence under ``<cache_dir>/transcripts/<weights key>/``, read a batch at a time while
+training (:class:`TranscriptStates`): computed once for every seed and run, and never held
+for the whole dataset in memory.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +30,7 @@ from safetensors import safe_open
 from safetensors.torch import save
 from tqdm.auto import tqdm
 
-from videoadviser.data.clips import decode_records
+from videoadviser.data.clips import decode_into_cache, file_stamp
 from videoadviser.data.frames import FrameSampling, normalize_pixels
 from videoadviser.data.records import ClipRecord
 from videoadviser.utils.io import write_bytes
@@ -44,11 +53,6 @@ def cache_key(fingerprint: str, sampling: FrameSampling) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()[:24]
 
 
-def file_stamp(path: str) -> str:
-    stat = Path(path).stat()
-    return f"{stat.st_size}-{stat.st_mtime_ns}"
-
-
 def cached_frame_features(
     records: list[ClipRecord],
     encode: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]],
@@ -58,6 +62,7 @@ def cached_frame_features(
     video_policy: str = "error",
     batch_size: int = 16,
     progress: bool = True,
+    workers: int = -1,
 ) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
     """Frame and patch features of every record, from the cache where possible.
 
@@ -66,7 +71,8 @@ def cached_frame_features(
         encode: pixels ``(B, T, 3, S, S)`` -> ``(B, T, E)``, ``(B, P, E)`` (the frozen tower).
         fingerprint: :func:`vision_fingerprint` of that tower.
         sampling: frame sampling (part of the key).
-        cache_dir: root cache folder.
+        cache_dir: root cache folder (clips are decoded into its frame cache first).
+        workers: decoding worker processes (:func:`~videoadviser.data.clips.decode_into_cache`).
 
     Returns:
         frame features ``(N, T, E)``, patch features ``(N, P, E)`` (float32, zeros where there
@@ -84,9 +90,16 @@ def cached_frame_features(
     ]
     if missing:
         subset = [records[i] for i in missing]
-        frames, ok = decode_records(
-            subset, sampling.num_frames, sampling.image_size, video_policy, progress=progress
+        clips = decode_into_cache(
+            subset,
+            cache_dir,
+            sampling.num_frames,
+            sampling.image_size,
+            video_policy,
+            workers,
+            progress=progress,
         )
+        ok = clips.has_video
         with torch.no_grad():
             for start in tqdm(
                 range(0, len(subset), batch_size), desc="vision features", disable=not progress
@@ -94,7 +107,8 @@ def cached_frame_features(
                 stop = min(start + batch_size, len(subset))
                 if not ok[start:stop].any():
                     continue
-                f, p = encode(normalize_pixels(torch.from_numpy(frames[start:stop]), sampling))
+                pixels = torch.from_numpy(clips.read(range(start, stop)))
+                f, p = encode(normalize_pixels(pixels, sampling))
                 for j in range(start, stop):
                     if ok[j]:
                         i = missing[j]
@@ -139,3 +153,66 @@ def _write(
     patches = torch.stack([cached[k][1] for k in keys]).contiguous()
     data = save({"frames": frames, "patches": patches}, metadata={"entries": json.dumps(keys)})
     write_bytes(path, data)
+
+
+# -- frozen transcript-encoder states ----------------------------------------------------------
+@dataclass
+class TranscriptStates:
+    """A frozen transcript encoder's token states for N clips, on disk, read a batch at a time.
+
+    ``entries[i]`` holds clip i's ``(L_i, H)`` float32 states, ``L_i`` its token count.
+    """
+
+    entries: list[Path]
+    hidden_size: int
+
+    def read(self, index: Sequence[int] | torch.Tensor, length: int) -> torch.Tensor:
+        """States of the clips at ``index``: ``(B, length, H)``, zero past each transcript."""
+        rows = [int(i) for i in index]
+        out = torch.zeros(len(rows), length, self.hidden_size)
+        for row, i in enumerate(rows):
+            states = torch.from_numpy(np.load(self.entries[i], allow_pickle=False))
+            out[row, : min(length, len(states))] = states[:length]
+        return out
+
+
+@torch.no_grad()
+def cached_transcript_states(
+    encode: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    fingerprint: str,
+    hidden_size: int,
+    ids: torch.Tensor,
+    mask: torch.Tensor,
+    cache_dir: str | Path,
+    batch_size: int = 64,
+    progress: bool = True,
+) -> TranscriptStates:
+    """Token states of every transcript, computed once per distinct token sequence and encoder.
+
+    Args:
+        encode: ids, mask ``(B, L)`` -> states ``(B, L, H)`` (the frozen encoder).
+        fingerprint: :func:`vision_fingerprint` of that encoder (part of the key).
+        ids, mask: ``(N, L)`` token ids and attention mask.
+        cache_dir: root cache folder; entries go to ``transcripts/<key>/``.
+
+    Missing entries are computed shortest first, so batches carry little padding.
+    """
+    folder = Path(cache_dir) / "transcripts" / fingerprint[:24]
+    lengths = mask.sum(1)
+    entries: list[Path] = []
+    for row, length in zip(ids, lengths):
+        name = hashlib.sha256(row[: int(length)].numpy().tobytes()).hexdigest()[:24]
+        entries.append(folder / name[:2] / f"{name}.npy")
+    missing = torch.tensor([i for i, e in enumerate(entries) if not e.is_file()], dtype=torch.long)
+    order = missing[torch.argsort(lengths[missing], stable=True)] if len(missing) else missing
+    for start in tqdm(
+        range(0, len(order), batch_size), desc="transcript features", disable=not progress
+    ):
+        index = order[start : start + batch_size]
+        width = int(lengths[index].max())
+        states = encode(ids[index, :width], mask[index, :width]).float().cpu()
+        for row, i in enumerate(index.tolist()):
+            buffer = io.BytesIO()
+            np.save(buffer, states[row, : int(lengths[i])].numpy(), allow_pickle=False)
+            write_bytes(entries[i], buffer.getvalue())
+    return TranscriptStates(entries, hidden_size)

@@ -32,7 +32,7 @@ from transformers import (
 
 from videoadviser import __version__
 from videoadviser.config import DataConfig, Recipe, TeacherConfig
-from videoadviser.data.clips import decode_records
+from videoadviser.data.clips import ClipFrames, decode_into_cache
 from videoadviser.data.dataset import SentimentDataset
 from videoadviser.data.frames import FrameSampling, normalize_pixels
 from videoadviser.data.records import SPLITS, ClipRecord
@@ -43,7 +43,12 @@ from videoadviser.errors import ConfigError
 from videoadviser.evaluation.metrics import finite_metrics
 from videoadviser.pretrained import resolve_text_checkpoint
 from videoadviser.teacher.clip_checkpoint import resolve_checkpoint
-from videoadviser.teacher.features import cached_frame_features, vision_fingerprint
+from videoadviser.teacher.features import (
+    TranscriptStates,
+    cached_frame_features,
+    cached_transcript_states,
+    vision_fingerprint,
+)
 from videoadviser.teacher.model import TeacherArchitecture, VideoAdviserTeacher, class_names
 from videoadviser.utils.checkpoint import (
     load_checkpoint,
@@ -184,12 +189,12 @@ def frame_sampling(teacher: VideoAdviserTeacher, data: DataConfig) -> FrameSampl
 # -- inputs ------------------------------------------------------------------------------------
 @dataclass
 class TeacherInputs:
-    """Everything the teacher reads for N clips, in memory.
+    """Everything the teacher reads for N clips; what grows with N stays on disk.
 
-    ``frames`` (N, T, S, S, 3) uint8 when the vision tower is tuned; ``frame_features``
-    (N, T, E) and ``patch_features`` (N, P, E) when it is frozen; neither for a
-    transcript-only teacher. ``text_hidden`` (N, L, H): a frozen non-CLIP transcript
-    encoder's token states, computed once.
+    ``frames``: the decoded clips (read a batch at a time from the frame cache) when the
+    vision tower is tuned; ``frame_features`` (N, T, E) and ``patch_features`` (N, P, E)
+    when it is frozen; neither for a transcript-only teacher. ``text_hidden``: a frozen
+    non-CLIP transcript encoder's token states, from its cache.
     """
 
     records: list[ClipRecord]
@@ -197,10 +202,10 @@ class TeacherInputs:
     text_ids: torch.Tensor
     text_mask: torch.Tensor
     video_mask: torch.Tensor
-    frames: torch.Tensor | None = None
+    frames: ClipFrames | None = None
     frame_features: torch.Tensor | None = None
     patch_features: torch.Tensor | None = None
-    text_hidden: torch.Tensor | None = None
+    text_hidden: TranscriptStates | None = None
 
     def __len__(self) -> int:
         return len(self.records)
@@ -216,12 +221,12 @@ class TeacherInputs:
             "labels": self.labels[index],
         }
         if self.frames is not None:
-            out["pixels"] = normalize_pixels(self.frames[index], sampling)
+            out["pixels"] = normalize_pixels(torch.from_numpy(self.frames.read(index)), sampling)
         if self.frame_features is not None and self.patch_features is not None:
             out["frame_features"] = self.frame_features[index]
             out["patch_features"] = self.patch_features[index]
         if self.text_hidden is not None:
-            out["text_hidden"] = self.text_hidden[index, :length]
+            out["text_hidden"] = self.text_hidden.read(index, length)
         return out
 
 
@@ -232,40 +237,6 @@ def transcript_max_length(
     if teacher.transcript is None:
         return min(cfg.max_text_length, teacher.clip.config.text_config.max_position_embeddings)
     return min(cfg.max_text_length, tokenizers.transcripts.model_max_length)
-
-
-@torch.no_grad()
-def frozen_transcript_states(
-    teacher: VideoAdviserTeacher,
-    ids: torch.Tensor,
-    mask: torch.Tensor,
-    batch_size: int = 64,
-    progress: bool = True,
-) -> torch.Tensor:
-    """Token states of a frozen transcript encoder for every clip, once: ``(N, L, H)`` float32.
-
-    ``ids``, ``mask`` (N, L). Clips are run shortest first so batches carry little padding;
-    ``L`` is the longest transcript. Rows are zero past each transcript's end.
-    """
-    assert teacher.transcript is not None
-    lengths = mask.sum(1)
-    longest = int(lengths.max())
-    device = next(teacher.parameters()).device
-    was_training = teacher.training
-    teacher.eval()
-    states = torch.zeros(len(ids), longest, teacher.transcript.encoder.config.hidden_size)
-    order = torch.argsort(lengths, stable=True)
-    for start in tqdm(
-        range(0, len(order), batch_size), desc="transcript features", disable=not progress
-    ):
-        index = order[start : start + batch_size]
-        width = int(lengths[index].max())
-        hidden = teacher.transcript.hidden(
-            ids[index, :width].to(device), mask[index, :width].to(device)
-        )
-        states[index, :width] = hidden.float().cpu() * mask[index, :width, None]
-    teacher.train(was_training)
-    return states
 
 
 def prepare_inputs(
@@ -287,7 +258,21 @@ def prepare_inputs(
         video_mask=torch.zeros(len(records), dtype=torch.bool),
     )
     if teacher.arch.use_text and teacher.transcript is not None and cfg.freeze_text:
-        inputs.text_hidden = frozen_transcript_states(teacher, ids, mask, progress=progress)
+        encoder = teacher.transcript
+        device = next(teacher.parameters()).device
+        was_training = teacher.training
+        teacher.eval()
+        with main_process_first():  # one process fills the cache; the others read it
+            inputs.text_hidden = cached_transcript_states(
+                lambda i, m: encoder.hidden(i.to(device), m.to(device)),
+                vision_fingerprint([encoder.encoder]),
+                encoder.encoder.config.hidden_size,
+                ids,
+                mask,
+                recipe.cache_dir,
+                progress=progress,
+            )
+        teacher.train(was_training)
     if not teacher.arch.use_video:
         return inputs
     sampling = frame_sampling(teacher, data)
@@ -311,14 +296,22 @@ def prepare_inputs(
                 recipe.cache_dir,
                 data.video_policy,
                 progress=progress,
+                workers=data.num_workers,
             )
         teacher.train(was_training)
         inputs.frame_features, inputs.patch_features = frames, patches
     else:
-        frames_np, has_video = decode_records(
-            records, sampling.num_frames, sampling.image_size, data.video_policy, progress=progress
-        )
-        inputs.frames = torch.from_numpy(frames_np)
+        with main_process_first():  # one process decodes into the cache; the others read it
+            inputs.frames = decode_into_cache(
+                records,
+                recipe.cache_dir,
+                sampling.num_frames,
+                sampling.image_size,
+                data.video_policy,
+                data.num_workers,
+                progress=progress,
+            )
+        has_video = inputs.frames.has_video
     inputs.video_mask = torch.from_numpy(has_video)
     return inputs
 
