@@ -38,15 +38,15 @@ from videoadviser.utils.io import write_json
 
 
 def labelled_view(pool: Path, n: int, seed: int = 0) -> SentimentDataset:
-    """The first ``n`` pool clips as a labelled dataset: random labels, 100 valid and 100 test
-    clips, the rest train."""
+    """The first ``n`` pool clips as a labelled dataset: random labels, a tenth of the clips
+    (2 to 100) for valid and as many for test, the rest train."""
     transfer = load_unlabelled(pool, progress=False, limit=n)
     rng = np.random.default_rng(seed)
+    k = max(2, min(100, n // 10))
+    splits = ["valid"] * k + ["test"] * k + ["train"] * (len(transfer.records) - 2 * k)
     records = [
-        replace(r, label=float(rng.uniform(-3, 3)), split="valid" if i < 100 else "test")
-        if i < 200
-        else replace(r, label=float(rng.uniform(-3, 3)), split="train")
-        for i, r in enumerate(transfer.records)
+        replace(r, label=float(rng.uniform(-3, 3)), split=split)
+        for r, split in zip(transfer.records, splits)
     ]
     return SentimentDataset(records, str(pool), transfer.video_report)
 

@@ -55,3 +55,23 @@ def test_transfer_curve_and_target_quality(
         "--run", str(run / "seed_3"),
     )  # fmt: skip
     assert "| train | 24 |" in table and "| unlabelled | 12 |" in table
+
+
+def test_the_gpu_benchmark_runs_the_real_trainers_on_a_cpu(tmp_path: Path) -> None:
+    out = tmp_path / "gpu"
+    _run("gpu_paper_scale.py", "--tiny", "--out", str(out), "--teacher-epochs", "1",
+         "--student-epochs", "2")  # fmt: skip
+    results = json.loads((out / "gpu_paper_scale.json").read_text())
+    assert results["device"] == "cpu" and results["tiny"]
+    assert results["teacher"]["epochs"] == 1 and results["teacher"]["clips_per_s"] > 0
+    assert results["student"]["epochs"] == 2 and results["student"]["texts_per_s"] > 0
+    assert (out / "teacher" / "best").is_dir() and (out / "student" / "best").is_dir()
+
+
+def test_the_memory_benchmark_reports_a_ratio(tmp_path: Path, tiny_pool: Path) -> None:
+    out = tmp_path / "memory"
+    printed = _run("teacher_memory.py", "--pool", str(tiny_pool), "--sizes", "12", "12",
+                   "--workers", "0", "--out", str(out))  # fmt: skip
+    assert "peak RSS, 12 clips / 12 clips:" in printed
+    result = json.loads((out / "teacher_memory.json").read_text())
+    assert len(result["rows"]) == 2 and result["rows"][0]["decode_cold_clips_per_s"] > 0
