@@ -144,6 +144,12 @@ class Encoded:
         self.ids = tokenize(tokenizer, texts, max_length, what)["input_ids"]
         self.pad_id = tokenizer.pad_token_id or 0
 
+    def __add__(self, other: Encoded) -> Encoded:
+        """The texts of both, ``self``'s first (no tokenizing again)."""
+        both = object.__new__(Encoded)
+        both.ids, both.pad_id = self.ids + other.ids, self.pad_id
+        return both
+
     def __len__(self) -> int:
         return len(self.ids)
 
@@ -235,7 +241,11 @@ def train_student(
     if pool:
         check_no_overlap(dataset, transfer)  # type: ignore[arg-type]
     train_records = splits["train"] + pool
-    train = Encoded(tokenizer, [r.text for r in train_records], cfg.max_length, "transcripts")
+    train = encoded["train"]
+    if pool:
+        train = train + Encoded(
+            tokenizer, [r.text for r in pool], cfg.max_length, "unlabelled transcripts"
+        )
     train_labels = torch.tensor([r.label for r in train_records]).nan_to_num(0.0)
     labelled = torch.tensor([r.split != UNLABELLED for r in train_records])
     soft = weight > 0 and cfg.soft_weight > 0
