@@ -60,7 +60,13 @@ from videoadviser.utils.io import (
     write_csv,
     write_json,
 )
-from videoadviser.utils.runtime import make_accelerator, make_optimizer, seed_everything
+from videoadviser.utils.runtime import (
+    autocast,
+    make_accelerator,
+    make_optimizer,
+    resolve_precision,
+    seed_everything,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -181,15 +187,21 @@ class Encoded:
 
 @torch.no_grad()
 def predict_encoded(
-    model: PreTrainedModel, encoded: Encoded, batch_size: int = 64, device: Any = None
+    model: PreTrainedModel,
+    encoded: Encoded,
+    batch_size: int = 64,
+    device: Any = None,
+    precision: str = "no",
 ) -> np.ndarray:
-    """Student scores for every text, in order: ``(N,)``."""
+    """Student scores for every text, in order: ``(N,)``. Validation during training runs in
+    the training ``precision``; exported models predict in full precision."""
     model.eval()
     device = device or next(model.parameters()).device
     out = np.empty(len(encoded), dtype=np.float32)
     for index in encoded.batches(batch_size, None):
         batch = {k: v.to(device) for k, v in encoded.batch(index).items()}
-        out[index] = model(**batch).logits.squeeze(-1).float().cpu().numpy()
+        with autocast(precision, torch.device(device)):
+            out[index] = model(**batch).logits.squeeze(-1).float().cpu().numpy()
     return out
 
 
@@ -229,7 +241,8 @@ def train_student(
     weight = cfg.lambda2 if lambda2 is None else lambda2
     out_dir = Path(out_dir)
     seed_everything(recipe.seed)
-    accelerator = make_accelerator(cfg.mixed_precision)
+    precision = resolve_precision(cfg.mixed_precision)
+    accelerator = make_accelerator(precision)
     model, tokenizer = build_student(cfg.checkpoint, cfg.dropout)
     splits = {s: dataset.split(s) for s in SPLITS}
     encoded = {
@@ -323,7 +336,9 @@ def train_student(
     def validate(step: int) -> None:
         nonlocal started, losses
         with average.swapped_in() if average is not None else nullcontext():
-            valid = predict_encoded(model, encoded["valid"], device=accelerator.device)
+            valid = predict_encoded(
+                model, encoded["valid"], device=accelerator.device, precision=precision
+            )
             valid_mae = float(np.mean(np.abs(valid - labels["valid"].numpy())))
             epoch_now = math.ceil(step / steps_per_epoch)
             check_finite(valid_mae, "the validation MAE", stage, epoch_now, step, kept(out_dir))
@@ -376,7 +391,7 @@ def train_student(
                 continue
             schedule.advance()
             batch = {k: v.to(accelerator.device) for k, v in train.batch(index).items()}
-            with accelerator.autocast():
+            with autocast(precision, accelerator.device):
                 prediction = model(**batch).logits.squeeze(-1).float()
             loss, _ = student_loss(
                 prediction,

@@ -66,9 +66,11 @@ from videoadviser.utils.engine import (
 )
 from videoadviser.utils.io import read_json, recover_folder, write_csv, write_json
 from videoadviser.utils.runtime import (
+    autocast,
     main_process_first,
     make_accelerator,
     make_optimizer,
+    resolve_precision,
     run_on_main,
     seed_everything,
 )
@@ -472,7 +474,8 @@ def train_teacher(
     out_dir = Path(out_dir)
     seed_everything(recipe.seed)
     # the transcript path sits out the video-only epochs: DDP must not wait for its gradients
-    accelerator = make_accelerator(cfg.mixed_precision, find_unused_parameters=True)
+    precision = resolve_precision(cfg.mixed_precision)
+    accelerator = make_accelerator(precision, find_unused_parameters=True)
     teacher, tokenizers = build_teacher(recipe)
     sampling = frame_sampling(teacher, recipe.data)
     splits = {
@@ -544,7 +547,7 @@ def train_teacher(
             if teacher.arch.use_video and teacher.arch.use_text:
                 keep = transcript_keep(cfg, epoch, tensors["video_mask"], dropout_rng)
                 batch["transcript_mask"] = keep.to(accelerator.device)
-            with accelerator.autocast():
+            with autocast(precision, accelerator.device):
                 out = _forward(model, batch)
                 loss, _parts = teacher_loss(
                     out.logits.float(), out.regression.float(), batch["labels"], cfg.lambda1

@@ -25,33 +25,45 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def make_accelerator(
-    mixed_precision: str = "auto", find_unused_parameters: bool = False
-) -> Accelerator:
-    """An :class:`Accelerator`: one process, or many under ``torchrun`` / ``accelerate launch``
-    (gloo on CPUs, NCCL on GPUs).
-
-    ``auto`` is bf16 autocast on a GPU that supports it (fp32 master weights, never pure fp16
-    fine-tuning) and full precision on the CPU. ``find_unused_parameters`` is for a model
-    whose steps may leave some parameters out (the teacher's transcript path while it reads
-    video only): DDP then does not wait for their gradients.
-    """
+def resolve_precision(mixed_precision: str) -> str:
+    """A recipe's ``mixed_precision`` as used: ``auto`` is bf16 on a GPU that supports it and
+    full precision (``no``) on the CPU; ``bf16`` on a CPU without native bf16 is allowed, with
+    a warning (it is emulated and slower)."""
     if mixed_precision == "auto":
         bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
-        mixed_precision = "bf16" if bf16 else "no"
-    elif mixed_precision == "bf16" and not torch.cuda.is_available():
+        return "bf16" if bf16 else "no"
+    if mixed_precision == "bf16" and not torch.cuda.is_available():
         if not torch.cpu._is_avx512_bf16_supported():
             logger.warning(
                 "mixed_precision bf16 on a CPU without native bf16 (AVX512-BF16): it is "
                 'emulated and slower than full precision; set mixed_precision = "no"'
             )
+    return mixed_precision
+
+
+def make_accelerator(precision: str = "no", find_unused_parameters: bool = False) -> Accelerator:
+    """An :class:`Accelerator`: one process, or many under ``torchrun`` / ``accelerate launch``
+    (gloo on CPUs, NCCL on GPUs).
+
+    ``precision`` (from :func:`resolve_precision`) reaches Accelerate only for fp16, which
+    needs its loss scaling; bf16 autocast is :func:`autocast`'s, because Accelerate fixes one
+    precision per process and the teacher and the student of one run may differ.
+    ``find_unused_parameters`` is for a model whose steps may leave some parameters out (the
+    teacher's transcript path while it reads video only): DDP then does not wait for them.
+    """
     handlers = [DistributedDataParallelKwargs(find_unused_parameters=True)]
     process_state()  # the processes' shared state, made once and the same way everywhere
     return Accelerator(
-        mixed_precision=mixed_precision,
+        mixed_precision="fp16" if precision == "fp16" else "no",
         cpu=not torch.cuda.is_available(),
         kwargs_handlers=handlers if find_unused_parameters else None,
     )
+
+
+def autocast(precision: str, device: torch.device) -> Any:
+    """The forward pass's autocast: bf16 (fp32 master weights) or fp16 on ``device``, or none."""
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
+    return torch.autocast(device.type, dtype=dtype, enabled=dtype is not None)
 
 
 def process_state() -> PartialState:
