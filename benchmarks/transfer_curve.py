@@ -53,7 +53,6 @@ from videoadviser.pipeline import (
     student_folder,
     student_stamp,
     teacher_stage,
-    teacher_stamp,
 )
 from videoadviser.student.trainer import train_student
 from videoadviser.teacher.trainer import PREDICTIONS_FILE
@@ -77,10 +76,9 @@ def run_seed(
     """Teacher (reused if there), its pool labels, the baseline and one student per size
     (``pool_recipe`` for the students with unlabelled clips)."""
     started = time.perf_counter()
-    teacher, _ = teacher_stage(recipe, dataset, folder, progress=False, transfer=pool)
+    teacher, _, made_by = teacher_stage(recipe, dataset, folder, progress=False, transfer=pool)
     print(f"  teacher and its pool labels ready in {time.perf_counter() - started:.0f} s")
     predictions = folder / PREDICTIONS_FILE
-    made_by = teacher_stamp(recipe, dataset)
     rows = [{"model": "teacher", "pool": 0, **_maes(teacher)}]
     runs = [("baseline", 0, 0.0)] + [("distilled", n, recipe.student.lambda2) for n in sizes]
     for model, n, lambda2 in runs:

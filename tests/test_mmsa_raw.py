@@ -102,8 +102,11 @@ def test_a_byte_order_mark_or_utf16_reads_the_same(tmp_path: Path, encoding: str
 
 
 def test_another_encoding_is_a_clear_error(tmp_path: Path) -> None:
-    (tmp_path / "label.csv").write_bytes((HEADER + ROWS).encode("latin-1"))
-    with pytest.raises(DataError, match=r"label.csv: not UTF-8 text \(byte \d+ is b'\\xe9'\)"):
+    filler = "".join(f"v{i},1,plain text,0,Neutral,train\n" for i in range(600))  # > 8 KiB
+    text = HEADER + filler + ROWS
+    (tmp_path / "label.csv").write_bytes(text.encode("latin-1"))
+    offset = len((HEADER + filler + "vidA,1,h").encode())
+    with pytest.raises(DataError, match=rf"label.csv:602: not UTF-8 text \(byte {offset} is "):
         read_label_csv(tmp_path)
 
 

@@ -21,6 +21,9 @@ class VideoDecodeError(DataError):
         self.path = path
         self.reason = reason
 
+    def __reduce__(self) -> tuple[type, tuple[str, str]]:  # it crosses process boundaries
+        return (type(self), (self.path, self.reason))
+
 
 class ConfigError(VideoAdviserError, ValueError):
     """A recipe or command-line option that cannot be used."""

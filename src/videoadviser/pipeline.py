@@ -58,6 +58,7 @@ from videoadviser.utils.runtime import (
     is_main_process,
     main_process_first,
     process_state,
+    resolve_precision,
     run_on_main,
     wait_for_everyone,
 )
@@ -154,14 +155,20 @@ def reuse_or_run(
 
 
 def teacher_stamp(recipe: Recipe, dataset: SentimentDataset) -> dict[str, Any]:
-    """What a teacher stage depends on: the teacher recipe, the seed, frame sampling and the
-    labelled clips."""
+    """What a teacher stage depends on: the teacher recipe (out-of-fold targets included: they
+    rewrite its predictions file), the seed, frame sampling, the labelled clips, the precision
+    it runs in and the number of processes (the batch a step sees)."""
     return make_stamp(
         seed=recipe.seed,
         teacher=asdict(recipe.teacher),
+        precision=resolve_precision(recipe.teacher.mixed_precision),
+        processes=process_state().num_processes,
         frames={"num_frames": recipe.data.num_frames, "video_policy": recipe.data.video_policy},
         dataset=records_fingerprint(dataset.records),
     )
+
+
+DISTILLATION_ONLY = ("lambda2", "distill_loss", "soft_weight", "temperature")
 
 
 def student_stamp(
@@ -172,12 +179,18 @@ def student_stamp(
     transfer: TransferSet | None = None,
 ) -> dict[str, Any]:
     """What a student stage depends on: the student recipe, lambda2, the seed, the labelled
-    clips and, when it distils, the teacher's stamp and the transfer set."""
+    clips, the precision and the number of processes, and, when it distils, the teacher's
+    stamp and the transfer set (the baseline's stamp leaves every distillation setting out)."""
     distils = lambda2 > 0
+    student = asdict(recipe.student)
+    if not distils:
+        student = {k: v for k, v in student.items() if k not in DISTILLATION_ONLY}
     return make_stamp(
         seed=recipe.seed,
-        student=asdict(recipe.student),
+        student=student,
         lambda2=lambda2,
+        precision=resolve_precision(recipe.student.mixed_precision),
+        processes=process_state().num_processes,
         dataset=records_fingerprint(dataset.records),
         teacher=teacher["hash"] if distils and teacher is not None else None,
         transfer=records_fingerprint(transfer.records) if distils and transfer else None,
@@ -211,13 +224,13 @@ def teacher_stage(
     progress: bool = True,
     transfer: TransferSet | None = None,
     overwrite: bool = False,
-) -> tuple[dict[str, Any], dict[str, float]]:
+) -> tuple[dict[str, Any], dict[str, float], dict[str, Any]]:
     """The teacher of one seed (``folder/teacher``, reused when finished) and its predictions
     file ``folder/teacher_predictions.csv``: every labelled clip, out-of-fold r_T for the
     training clips when ``teacher.oof_folds`` >= 2, and every ``transfer`` clip.
 
     Returns:
-        The teacher's metrics per split, and the seconds each step took.
+        The teacher's metrics per split, the seconds each step took, and its stamp.
 
     Raises:
         ConfigError: ``folder/teacher`` was made from another recipe or data (and not
@@ -251,7 +264,7 @@ def teacher_stage(
         )
         timings["teacher_unlabelled"] = time.perf_counter() - started
         logger.info("teacher labelled %d unlabelled clips", added)
-    return teacher["metrics"], timings
+    return teacher["metrics"], timings, stamp
 
 
 def run_seed(
@@ -264,8 +277,9 @@ def run_seed(
 ) -> dict[str, Any]:
     """Teacher, its predictions, the distilled, baseline (and transfer-set) students for one
     seed; ``overwrite`` retrains stages made from other inputs instead of stopping."""
-    teacher, timings = teacher_stage(recipe, dataset, folder, progress, transfer, overwrite)
-    made_by = teacher_stamp(recipe, dataset)
+    teacher, timings, made_by = teacher_stage(
+        recipe, dataset, folder, progress, transfer, overwrite
+    )
     predictions = folder / PREDICTIONS_FILE
     out: dict[str, Any] = {"teacher": teacher}
     students = [

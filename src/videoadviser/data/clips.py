@@ -72,6 +72,10 @@ class ClipFrames:
         return out
 
 
+def _as_is(item: VideoDecodeError | None) -> VideoDecodeError | None:
+    return item  # module level: workers started by spawn must pickle it
+
+
 class _DecodeJobs(Dataset):  # type: ignore[type-arg]
     """Decode clip ``i`` and write its cache entry; yields ``None`` or the failure."""
 
@@ -129,7 +133,7 @@ def decode_into_cache(
             _DecodeJobs(jobs, num_frames, image_size),
             batch_size=None,
             num_workers=workers,
-            collate_fn=lambda x: x,
+            collate_fn=_as_is,
         )
         bar = tqdm(loader, desc="decoding frames", unit="clip", disable=not progress)
         for position, failure in zip(positions, bar):

@@ -74,6 +74,12 @@ def load_dataset(
         raise DataError(
             f"{path}: split(s) {', '.join(small)} have fewer than {MIN_SPLIT_CLIPS} clips; "
             "Corr and the F1 scores are undefined on fewer, so every split needs at least "
-            f"{MIN_SPLIT_CLIPS} (set mode in label.csv)"
+            f"{MIN_SPLIT_CLIPS} (set each clip's split: mode in label.csv)"
+        )
+    constant = [s for s in SPLITS if len({r.label for r in records if r.split == s}) < 2]
+    if constant:
+        raise DataError(
+            f"{path}: every clip of split(s) {', '.join(constant)} has the same label; Corr "
+            "is undefined on such a split, so each split needs at least two different labels"
         )
     return SentimentDataset(records=records, source=str(path), video_report=report)

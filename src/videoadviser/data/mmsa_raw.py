@@ -47,7 +47,7 @@ def raw_video_path(root: str | Path, video_id: str, clip_id: str, where: str) ->
             )
     path = Path(root) / "Raw" / video_id / f"{clip_id}.mp4"
     target = path.resolve()
-    if not target.is_relative_to(_resolved(str(root))):
+    if not target.is_relative_to(_resolved(str(Path(root).absolute()))):
         raise DataError(
             f"{where}: {path} links to {target}, outside the dataset folder {root}; "
             "videos are read only from inside it (copy the file in, or link the whole "
@@ -58,7 +58,7 @@ def raw_video_path(root: str | Path, video_id: str, clip_id: str, where: str) ->
 
 @functools.lru_cache(maxsize=16)
 def _resolved(root: str) -> Path:
-    return Path(root).resolve()
+    return Path(root).resolve()  # root is absolute: the cache never depends on the cwd
 
 
 def read_label_csv(root: str | Path) -> list[ClipRecord]:
@@ -100,11 +100,17 @@ def read_records(
     """
     try:
         return _read_records(path, required, convert, needs)
-    except UnicodeDecodeError as error:
+    except UnicodeDecodeError as first:
+        raw = path.read_bytes()  # the reader's offset counts from its buffer: find the byte
+        start, bad = first.start, first.object[first.start : first.start + 1]
+        try:
+            raw.decode("utf-8-sig")
+        except UnicodeDecodeError as error:
+            start, bad = error.start, raw[error.start : error.start + 1]
+        line = raw[:start].count(b"\n") + 1
         raise DataError(
-            f"{path}: not UTF-8 text (byte {error.start} is "
-            f"{error.object[error.start : error.start + 1]!r}); "
-            "save the file as UTF-8 (with or without a byte-order mark) or UTF-16 with one"
+            f"{path}:{line}: not UTF-8 text (byte {start} is {bad!r}); save the file as UTF-8 "
+            "(with or without a byte-order mark) or UTF-16 with one"
         ) from None
 
 

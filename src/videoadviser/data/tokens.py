@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import numpy as np
 from transformers import PreTrainedTokenizerBase
 
 logger = logging.getLogger(__name__)
@@ -21,8 +22,8 @@ def tokenize(
     """``tokenizer(texts, truncation=True, max_length=max_length, **kwargs)``, with one warning
     if any text had more than ``max_length`` tokens (``what`` names the texts)."""
     encoded = tokenizer(texts, truncation=True, max_length=max_length, **kwargs)
-    mask = encoded["attention_mask"]
-    at_limit = [i for i, row in enumerate(mask) if int(sum(row)) >= max_length]
+    lengths = [int(np.sum(row)) for row in encoded["attention_mask"]]
+    at_limit = [i for i, n in enumerate(lengths) if n >= max_length]
     if at_limit:  # only these can have been cut; count their full length
         full = {i: len(tokenizer(texts[i], verbose=False)["input_ids"]) for i in at_limit}
         cut = {i: n for i, n in full.items() if n > max_length}

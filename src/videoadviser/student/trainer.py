@@ -51,6 +51,8 @@ from videoadviser.utils.engine import (
     check_finite,
     clip_gradients,
     kept,
+    restore_rng,
+    rng_tensors,
 )
 from videoadviser.utils.io import (
     read_json,
@@ -242,7 +244,7 @@ def train_student(
     out_dir = Path(out_dir)
     seed_everything(recipe.seed)
     precision = resolve_precision(cfg.mixed_precision)
-    accelerator = make_accelerator(precision)
+    accelerator = make_accelerator()
     model, tokenizer = build_student(cfg.checkpoint, cfg.dropout)
     splits = {s: dataset.split(s) for s in SPLITS}
     encoded = {
@@ -328,7 +330,7 @@ def train_student(
             setattr(selection, key, value)
         if average is not None:
             torch._foreach_copy_(average.average, saved["average"])
-        torch.set_rng_state(saved["rng"])
+        restore_rng(saved["rng"])
         schedule.step = step
         logger.info("resuming %s after step %d", stage, step)
     started, losses = time.perf_counter(), []
@@ -383,7 +385,8 @@ def train_student(
         batches = train.batches(cfg.batch_size, recipe.seed * 1000 + epoch)
         # equal step counts on every process (DDP all-reduces each step): the first batches
         # are repeated to fill the last round
-        batches += batches[: -len(batches) % accelerator.num_processes]
+        pad = -len(batches) % accelerator.num_processes
+        batches += [batches[i % len(batches)] for i in range(pad)]
         shard = batches[accelerator.process_index :: accelerator.num_processes]
         done_before = epoch * len(shard)  # steps of the earlier epochs
         for position, index in enumerate(shard):
@@ -474,7 +477,7 @@ def _save_resume_point(
 ) -> None:
     """Weights, optimizer, weight average, RNG and ``state`` in one atomic folder."""
     opt_tensors, opt_meta = optimizer_to_tensors(optimizer)
-    other = {"optimizer": opt_tensors, "rng": {"torch": torch.get_rng_state()}}
+    other = {"optimizer": opt_tensors, "rng": rng_tensors()}
     if average is not None:
         other["average"] = {str(i): t for i, t in enumerate(average.average)}
     meta = {"kind": RESUME_KIND, "config": config, "state": state, "optimizer": opt_meta}
@@ -499,7 +502,7 @@ def _load_resume_point(
     optimizer_from_tensors(
         optimizer, load_tensors(folder / "optimizer.safetensors"), meta["optimizer"]
     )
-    rng = load_tensors(folder / "rng.safetensors")["torch"]
+    rng = load_tensors(folder / "rng.safetensors")
     average = folder / "average.safetensors"
     saved = load_tensors(average) if average.is_file() else {}
     return {

@@ -155,7 +155,7 @@ def _load_for_prediction(teacher_dir: str | Path, recipe: Recipe) -> _Predictor:
     sampling = FrameSampling(
         **{k: tuple(v) if isinstance(v, list) else v for k, v in config["sampling"].items()}
     )
-    accelerator = make_accelerator("no")
+    accelerator = make_accelerator()
     return _Predictor(teacher.to(accelerator.device), tokenizers, saved, sampling, accelerator)
 
 

@@ -63,6 +63,8 @@ from videoadviser.utils.engine import (
     check_finite,
     clip_gradients,
     kept,
+    restore_rng,
+    rng_tensors,
 )
 from videoadviser.utils.io import read_json, recover_folder, write_csv, write_json
 from videoadviser.utils.runtime import (
@@ -79,6 +81,9 @@ logger = logging.getLogger(__name__)
 
 PREDICTIONS_FILE = "teacher_predictions.csv"
 TRAINER_STATE_FILE = "trainer_state.json"  # in last/: the resume point
+# data settings that say where the data is and how it is read, not what training sees
+DATA_LOGISTICS = ("path", "raw_root", "make_demo", "unlabelled", "unlabelled_limit",
+                  "demo_unlabelled", "num_workers")  # fmt: skip
 PREDICT_BATCH_SIZE = 64  # clips per forward pass when predicting
 TRANSCRIPT_ENCODER_DIR = "transcript_encoder"  # in a checkpoint: the encoder's config + tokenizer
 
@@ -440,12 +445,25 @@ def load_teacher(
     return teacher, tokenizers, config
 
 
+def _load_optimizer(optimizer: torch.optim.Optimizer, last: Path, meta: dict[str, Any]) -> bool:
+    """Load ``last``'s optimizer state; False if it does not fit this optimizer (an older
+    version with other parameter groups wrote it)."""
+    try:
+        optimizer_from_tensors(optimizer, load_tensors(last / "optimizer.safetensors"), meta)
+    except (ValueError, KeyError):
+        return False
+    return True
+
+
 def _resumable(saved: dict[str, Any] | None, current: dict[str, Any]) -> bool:
     """A run may continue another made by the same configuration. Only the number of epochs
     may differ, and only with a constant schedule: a decaying one is laid out over
     ``epochs`` from the start, so more epochs would change every step's learning rate."""
 
     def strip(config: dict[str, Any]) -> dict[str, Any]:
+        # where the data lives and how it is read do not shape training
+        data = {k: v for k, v in config.get("data", {}).items() if k not in DATA_LOGISTICS}
+        config = {**config, "data": data}
         if config["teacher"].get("schedule", "constant") != "constant":
             return config
         return {**config, "teacher": {k: v for k, v in config["teacher"].items() if k != "epochs"}}
@@ -475,8 +493,9 @@ def train_teacher(
     seed_everything(recipe.seed)
     # the transcript path sits out the video-only epochs: DDP must not wait for its gradients
     precision = resolve_precision(cfg.mixed_precision)
-    accelerator = make_accelerator(precision, find_unused_parameters=True)
+    accelerator = make_accelerator(find_unused_parameters=True)
     teacher, tokenizers = build_teacher(recipe)
+    teacher.to(accelerator.device)  # frozen-tower caches are filled on the training device
     sampling = frame_sampling(teacher, recipe.data)
     splits = {
         s: prepare_inputs(teacher, tokenizers, dataset.split(s), recipe, progress) for s in SPLITS
@@ -508,16 +527,15 @@ def train_teacher(
     accelerator.wait_for_everyone()
     if resume and (last / TRAINER_STATE_FILE).is_file():
         saved = read_json(last / TRAINER_STATE_FILE)
-        if _resumable(saved.get("config"), config):
+        if _resumable(saved.get("config"), config) and _load_optimizer(
+            optimizer, last, saved["optimizer"]
+        ):
             teacher.load_state_dict(load_tensors(last / "model.safetensors"))
-            optimizer_from_tensors(
-                optimizer, load_tensors(last / "optimizer.safetensors"), saved["optimizer"]
-            )
             state = saved["state"]
             for key in ("best_mae", "best_epoch", "bad_epochs"):
                 setattr(selection, key, state[key])
             if (last / "rng.safetensors").is_file():  # dropout continues as uninterrupted
-                torch.set_rng_state(load_tensors(last / "rng.safetensors")["torch"])
+                restore_rng(load_tensors(last / "rng.safetensors"))
             logger.info("resuming teacher training after epoch %d", state["epoch"])
         else:
             logger.warning("%s was written by another configuration; starting afresh", last)
@@ -581,7 +599,7 @@ def train_teacher(
                 tokenizers,
                 config,
                 trainer_state={"config": config, "state": state, "optimizer": opt_meta},
-                other_tensors={"optimizer": opt_tensors, "rng": {"torch": torch.get_rng_state()}},
+                other_tensors={"optimizer": opt_tensors, "rng": rng_tensors()},
             )
         epochs.set_postfix(
             loss=f"{np.mean(losses):.3f}",

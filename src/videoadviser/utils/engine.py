@@ -116,7 +116,8 @@ def check_finite(value: float, what: str, stage: str, epoch: int, step: int, kep
         return
     raise TrainingError(
         f"{stage}: {what} is {value} at epoch {epoch}, step {step}; training stopped. "
-        f"{kept}. Lower the learning rate, set grad_clip in the recipe, or check the data"
+        f"{kept}. Lower the learning rate or set grad_clip in the recipe (then run again with "
+        "--overwrite, or with another --out), or check the data"
     )
 
 
@@ -132,3 +133,19 @@ def kept(out_dir: Path) -> str:
     if best.is_dir():
         return f"The last good checkpoint, {best}, is kept as it was"
     return "No checkpoint had been written yet"
+
+
+def rng_tensors() -> dict[str, torch.Tensor]:
+    """This process's random states (CPU, and its GPU's), for a resume point."""
+    states = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        states["cuda"] = torch.cuda.get_rng_state()
+    return states
+
+
+def restore_rng(states: dict[str, torch.Tensor]) -> None:
+    """Undo :func:`rng_tensors`: dropout goes on as in the uninterrupted run. (Saved by the
+    main process: with several processes the others' dropout streams are not restored.)"""
+    torch.set_rng_state(states["torch"])
+    if "cuda" in states and torch.cuda.is_available():
+        torch.cuda.set_rng_state(states["cuda"])

@@ -52,13 +52,12 @@ def staged_folder(target: str | Path) -> Iterator[Path]:
 
     The swap is two renames: ``target`` aside into ``.<name>.old.*/x``, then the new folder in.
     A kill between them leaves no ``target`` but a complete old one, which
-    :func:`recover_folder` (called here first, and by the trainers when they start) puts
-    back; a kill while the new folder is written leaves only a ``.<name>.*`` staging folder,
-    which no reader looks at and the next write removes.
+    :func:`recover_folder` (called by the trainers when they start, on the folders they own)
+    puts back; a kill while the new folder is written leaves only a ``.<name>.*`` staging
+    folder, which no reader looks at.
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    recover_folder(target)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
         yield staging

@@ -41,28 +41,28 @@ def resolve_precision(mixed_precision: str) -> str:
     return mixed_precision
 
 
-def make_accelerator(precision: str = "no", find_unused_parameters: bool = False) -> Accelerator:
+def make_accelerator(find_unused_parameters: bool = False) -> Accelerator:
     """An :class:`Accelerator`: one process, or many under ``torchrun`` / ``accelerate launch``
     (gloo on CPUs, NCCL on GPUs).
 
-    ``precision`` (from :func:`resolve_precision`) reaches Accelerate only for fp16, which
-    needs its loss scaling; bf16 autocast is :func:`autocast`'s, because Accelerate fixes one
-    precision per process and the teacher and the student of one run may differ.
+    Accelerate always runs in full precision: bf16 autocast is :func:`autocast`'s, because
+    Accelerate fixes one precision per process and the teacher and the student of one run may
+    differ (fp16, which would need Accelerate's loss scaling, is refused by the recipe check).
     ``find_unused_parameters`` is for a model whose steps may leave some parameters out (the
     teacher's transcript path while it reads video only): DDP then does not wait for them.
     """
     handlers = [DistributedDataParallelKwargs(find_unused_parameters=True)]
     process_state()  # the processes' shared state, made once and the same way everywhere
     return Accelerator(
-        mixed_precision="fp16" if precision == "fp16" else "no",
+        mixed_precision="no",
         cpu=not torch.cuda.is_available(),
         kwargs_handlers=handlers if find_unused_parameters else None,
     )
 
 
 def autocast(precision: str, device: torch.device) -> Any:
-    """The forward pass's autocast: bf16 (fp32 master weights) or fp16 on ``device``, or none."""
-    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
+    """The forward pass's autocast: bf16 (fp32 master weights) on ``device``, or none."""
+    dtype = {"bf16": torch.bfloat16}.get(precision)
     return torch.autocast(device.type, dtype=dtype, enabled=dtype is not None)
 
 
