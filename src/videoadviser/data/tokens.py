@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import numpy as np
 from transformers import PreTrainedTokenizerBase
 
 logger = logging.getLogger(__name__)
@@ -22,7 +21,11 @@ def tokenize(
     """``tokenizer(texts, truncation=True, max_length=max_length, **kwargs)``, with one warning
     if any text had more than ``max_length`` tokens (``what`` names the texts)."""
     encoded = tokenizer(texts, truncation=True, max_length=max_length, **kwargs)
-    lengths = [int(np.sum(row)) for row in encoded["attention_mask"]]
+    mask = encoded["attention_mask"]
+    if isinstance(mask, list):  # lists of ints, one per text
+        lengths = [sum(row) for row in mask]
+    else:  # a padded (N, L) tensor or array
+        lengths = [int(n) for n in mask.sum(-1).tolist()]
     at_limit = [i for i, n in enumerate(lengths) if n >= max_length]
     if at_limit:  # only these can have been cut; count their full length
         full = {i: len(tokenizer(texts[i], verbose=False)["input_ids"]) for i in at_limit}

@@ -51,12 +51,12 @@ from videoadviser.utils.engine import (
     check_finite,
     clip_gradients,
     kept,
+    recover_checkpoints,
     restore_rng,
     rng_tensors,
 )
 from videoadviser.utils.io import (
     read_json,
-    recover_folder,
     staged_folder,
     to_jsonable,
     write_csv,
@@ -314,10 +314,7 @@ def train_student(
         "processes": accelerator.num_processes,
     }
     last = out_dir / RESUME_DIR
-    if accelerator.is_main_process:  # a kill mid-checkpoint may have left last/ or best/ aside
-        recover_folder(last)
-        recover_folder(out_dir / "best")
-    accelerator.wait_for_everyone()
+    recover_checkpoints(out_dir, accelerator)  # a kill mid-checkpoint may have left one aside
     saved = _load_resume_point(last, resume_config, model, optimizer) if resume else None
     model, optimizer = accelerator.prepare(model, optimizer)
     average = (

@@ -63,10 +63,11 @@ from videoadviser.utils.engine import (
     check_finite,
     clip_gradients,
     kept,
+    recover_checkpoints,
     restore_rng,
     rng_tensors,
 )
-from videoadviser.utils.io import read_json, recover_folder, write_csv, write_json
+from videoadviser.utils.io import read_json, write_csv, write_json
 from videoadviser.utils.runtime import (
     autocast,
     main_process_first,
@@ -521,10 +522,7 @@ def train_teacher(
 
     state = {"epoch": 0, "best_mae": math.inf, "best_epoch": -1, "bad_epochs": 0, "history": []}
     last = out_dir / "last"
-    if accelerator.is_main_process:  # a kill mid-checkpoint may have left last/ or best/ aside
-        recover_folder(last)
-        recover_folder(out_dir / "best")
-    accelerator.wait_for_everyone()
+    recover_checkpoints(out_dir, accelerator)  # a kill mid-checkpoint may have left one aside
     if resume and (last / TRAINER_STATE_FILE).is_file():
         saved = read_json(last / TRAINER_STATE_FILE)
         if _resumable(saved.get("config"), config) and _load_optimizer(

@@ -17,6 +17,7 @@ from typing import Any
 import torch
 
 from videoadviser.errors import TrainingError
+from videoadviser.utils.io import recover_folder
 from videoadviser.utils.schedule import lr_factor, set_learning_rates
 
 
@@ -149,3 +150,13 @@ def restore_rng(states: dict[str, torch.Tensor]) -> None:
     torch.set_rng_state(states["torch"])
     if "cuda" in states and torch.cuda.is_available():
         torch.cuda.set_rng_state(states["cuda"])
+
+
+def recover_checkpoints(out_dir: Path, accelerator: Any) -> None:
+    """Before a trainer reads its ``last/`` and ``best/``: undo what a kill in the middle of
+    writing one of them left (:func:`~videoadviser.utils.io.recover_folder`), on the main
+    process, then wait for it on all."""
+    if accelerator.is_main_process:
+        recover_folder(Path(out_dir) / "last")
+        recover_folder(Path(out_dir) / "best")
+    accelerator.wait_for_everyone()

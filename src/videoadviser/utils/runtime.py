@@ -30,7 +30,7 @@ def resolve_precision(mixed_precision: str) -> str:
     full precision (``no``) on the CPU; ``bf16`` on a CPU without native bf16 is allowed, with
     a warning (it is emulated and slower)."""
     if mixed_precision == "auto":
-        bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+        bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported(False)  # native
         return "bf16" if bf16 else "no"
     if mixed_precision == "bf16" and not torch.cuda.is_available():
         if not torch.cpu._is_avx512_bf16_supported():
