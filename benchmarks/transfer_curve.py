@@ -9,11 +9,14 @@ split; test MAE is reported. Writes ``curve.csv`` (one row per seed and size), `
 bootstrap p, ASO epsilon_min), ``curve.json`` and ``curve.png``.
 
 The README's curve comes from (the pool is the largest the corpus allows, 26951 clips; the
-main job's five-seed run folder supplies the teachers and their pool labels):
+main job's five-seed run folder supplies the teachers and their pool labels; the student recipe
+pinned to the short one the curve was measured with, before the demo recipe's students got six
+epochs):
 
     python benchmarks/transfer_curve.py --run runs/main5 --pool data/pool-max \
         --sizes 0 2000 8000 26951 --seeds 1111 1112 1113 1114 1115 --tag curve \
-        --set student.mixed_precision="no" \
+        --set student.epochs=3 --set student.schedule="constant" --set student.warmup_epochs=0 \
+        --set student.min_epochs=0 --set student.patience=2 --set student.mixed_precision="no" \
         --pool-set student.eval_every=103 --pool-set student.min_epochs=1 --out runs/curve
 
 ``--pool-set`` applies to the students with unlabelled clips only. ``eval_every=103`` validates
