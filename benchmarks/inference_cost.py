@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import tempfile
 import time
 from pathlib import Path
 
@@ -47,8 +48,11 @@ def main() -> None:
     recipe.teacher.freeze_vision = False  # time real decoding, not the feature cache
 
     def teacher_pass() -> None:
-        inputs = prepare_inputs(teacher, tokenizers, records, recipe, progress=False)
-        run_teacher(teacher, inputs, sampling, 64)
+        # an empty cache each time: clips are decoded and transcripts encoded, as for new video
+        with tempfile.TemporaryDirectory(prefix="videoadviser-bench-") as cache:
+            recipe.cache_dir = cache
+            inputs = prepare_inputs(teacher, tokenizers, records, recipe, progress=False)
+            run_teacher(teacher, inputs, sampling, 64)
 
     def student_pass() -> None:
         encoded = Encoded(student_tokenizer, [r.text for r in records], recipe.student.max_length)
