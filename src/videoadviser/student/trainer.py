@@ -39,8 +39,8 @@ from videoadviser.evaluation.metrics import finite_metrics
 from videoadviser.student.model import build_student, load_student
 from videoadviser.utils.checkpoint import (
     load_checkpoint,
+    load_optimizer,
     load_tensors,
-    optimizer_from_tensors,
     optimizer_to_tensors,
     save_checkpoint,
 )
@@ -358,7 +358,7 @@ def train_student(
         if accelerator.is_main_process:
             state = {"step": step, "history": history, "selection": selection.as_dict()}
             _save_resume_point(
-                out_dir / RESUME_DIR,
+                last,
                 resume_config,
                 accelerator.unwrap_model(model),
                 optimizer,
@@ -414,8 +414,8 @@ def train_student(
             if average is not None:
                 average.update()
             bar.update(1)
-            last = step == len(shard) * (epoch + 1)
-            if step % every == 0 or (last and not cfg.eval_every):
+            epoch_end = step == len(shard) * (epoch + 1)
+            if step % every == 0 or (epoch_end and not cfg.eval_every):
                 validate(step)
                 if selection.should_stop(len(history)):
                     break
@@ -442,7 +442,7 @@ def train_student(
         )
         write_csv(out_dir / "predictions.csv", rows, ["uid", "split", "label", "r_S"])
         write_json(out_dir / "metrics.json", metrics)  # last: it marks the stage finished
-        shutil.rmtree(out_dir / RESUME_DIR, ignore_errors=True)
+        shutil.rmtree(last, ignore_errors=True)
     return {
         "metrics": metrics,
         "best_epoch": history[selection.best_epoch - 1]["epoch"],
@@ -492,13 +492,14 @@ def _load_resume_point(
     if not (folder / "config.json").is_file():
         return None
     tensors, meta = load_checkpoint(folder)
-    if meta.get("kind") != RESUME_KIND or meta.get("config") != to_jsonable(config):
+    if (
+        meta.get("kind") != RESUME_KIND
+        or meta.get("config") != to_jsonable(config)
+        or not load_optimizer(optimizer, folder, meta["optimizer"])
+    ):
         logger.warning("%s was written by another configuration; starting afresh", folder)
         return None
     model.load_state_dict(tensors)
-    optimizer_from_tensors(
-        optimizer, load_tensors(folder / "optimizer.safetensors"), meta["optimizer"]
-    )
     rng = load_tensors(folder / "rng.safetensors")
     average = folder / "average.safetensors"
     saved = load_tensors(average) if average.is_file() else {}

@@ -36,7 +36,7 @@ from videoadviser.data.records import ClipRecord
 from videoadviser.utils.io import write_bytes
 
 
-def vision_fingerprint(modules: list[torch.nn.Module]) -> str:
+def weights_fingerprint(modules: list[torch.nn.Module]) -> str:
     """SHA-256 over the names and bytes of every parameter/buffer of ``modules``."""
     digest = hashlib.sha256()
     for module in modules:
@@ -69,7 +69,7 @@ def cached_frame_features(
     Args:
         records: the clips.
         encode: pixels ``(B, T, 3, S, S)`` -> ``(B, T, E)``, ``(B, P, E)`` (the frozen tower).
-        fingerprint: :func:`vision_fingerprint` of that tower.
+        fingerprint: :func:`weights_fingerprint` of that tower.
         sampling: frame sampling (part of the key).
         cache_dir: root cache folder (clips are decoded into its frame cache first).
         workers: decoding worker processes (:func:`~videoadviser.data.clips.decode_into_cache`).
@@ -191,7 +191,7 @@ def cached_transcript_states(
 
     Args:
         encode: ids, mask ``(B, L)`` -> states ``(B, L, H)`` (the frozen encoder).
-        fingerprint: :func:`vision_fingerprint` of that encoder (part of the key).
+        fingerprint: :func:`weights_fingerprint` of that encoder (part of the key).
         ids, mask: ``(N, L)`` token ids and attention mask.
         cache_dir: root cache folder; entries go to ``transcripts/<key>/``.
 

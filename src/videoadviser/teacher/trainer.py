@@ -47,13 +47,13 @@ from videoadviser.teacher.features import (
     TranscriptStates,
     cached_frame_features,
     cached_transcript_states,
-    vision_fingerprint,
+    weights_fingerprint,
 )
 from videoadviser.teacher.model import TeacherArchitecture, VideoAdviserTeacher, class_names
 from videoadviser.utils.checkpoint import (
     load_checkpoint,
+    load_optimizer,
     load_tensors,
-    optimizer_from_tensors,
     optimizer_to_tensors,
     save_checkpoint,
 )
@@ -265,62 +265,50 @@ def prepare_inputs(
         text_mask=mask,
         video_mask=torch.zeros(len(records), dtype=torch.bool),
     )
-    if teacher.arch.use_text and teacher.transcript is not None and cfg.freeze_text:
-        encoder = teacher.transcript
-        device = next(teacher.parameters()).device
-        was_training = teacher.training
-        teacher.eval()
-        with main_process_first():  # one process fills the cache; the others read it
+    device = next(teacher.parameters()).device
+    was_training = teacher.training
+    teacher.eval()  # frozen towers fill the caches in eval mode
+    with main_process_first():  # one process fills the caches; the others read them
+        if teacher.arch.use_text and teacher.transcript is not None and cfg.freeze_text:
+            encoder = teacher.transcript
             inputs.text_hidden = cached_transcript_states(
                 lambda i, m: encoder.hidden(i.to(device), m.to(device)),
-                vision_fingerprint([encoder.encoder]),
+                weights_fingerprint([encoder.encoder]),
                 encoder.encoder.config.hidden_size,
                 ids,
                 mask,
                 recipe.cache_dir,
                 progress=progress,
             )
-        teacher.train(was_training)
-    if not teacher.arch.use_video:
-        return inputs
-    sampling = frame_sampling(teacher, data)
-    if cfg.freeze_vision:
-        was_training = teacher.training
-        teacher.eval()
-        fingerprint = vision_fingerprint(
-            [teacher.clip.vision_model, teacher.clip.visual_projection]
-        )
-        device = next(teacher.parameters()).device
-
-        def encode(pixels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-            return teacher.encode_frames(pixels.to(device))
-
-        with main_process_first():  # one process fills the cache; the others read it
-            frames, patches, has_video = cached_frame_features(
-                records,
-                encode,
-                fingerprint,
-                sampling,
-                recipe.cache_dir,
-                data.video_policy,
-                progress=progress,
-                workers=data.num_workers,
-            )
-        teacher.train(was_training)
-        inputs.frame_features, inputs.patch_features = frames, patches
-    else:
-        with main_process_first():  # one process decodes into the cache; the others read it
-            inputs.frames = decode_into_cache(
-                records,
-                recipe.cache_dir,
-                sampling.num_frames,
-                sampling.image_size,
-                data.video_policy,
-                data.num_workers,
-                progress=progress,
-            )
-        has_video = inputs.frames.has_video
-    inputs.video_mask = torch.from_numpy(has_video)
+        if teacher.arch.use_video:
+            sampling = frame_sampling(teacher, data)
+            if cfg.freeze_vision:
+                frames, patches, has_video = cached_frame_features(
+                    records,
+                    lambda pixels: teacher.encode_frames(pixels.to(device)),
+                    weights_fingerprint(
+                        [teacher.clip.vision_model, teacher.clip.visual_projection]
+                    ),
+                    sampling,
+                    recipe.cache_dir,
+                    data.video_policy,
+                    progress=progress,
+                    workers=data.num_workers,
+                )
+                inputs.frame_features, inputs.patch_features = frames, patches
+            else:
+                inputs.frames = decode_into_cache(
+                    records,
+                    recipe.cache_dir,
+                    sampling.num_frames,
+                    sampling.image_size,
+                    data.video_policy,
+                    data.num_workers,
+                    progress=progress,
+                )
+                has_video = inputs.frames.has_video
+            inputs.video_mask = torch.from_numpy(has_video)
+    teacher.train(was_training)
     return inputs
 
 
@@ -446,16 +434,6 @@ def load_teacher(
     return teacher, tokenizers, config
 
 
-def _load_optimizer(optimizer: torch.optim.Optimizer, last: Path, meta: dict[str, Any]) -> bool:
-    """Load ``last``'s optimizer state; False if it does not fit this optimizer (an older
-    version with other parameter groups wrote it)."""
-    try:
-        optimizer_from_tensors(optimizer, load_tensors(last / "optimizer.safetensors"), meta)
-    except (ValueError, KeyError):
-        return False
-    return True
-
-
 def _resumable(saved: dict[str, Any] | None, current: dict[str, Any]) -> bool:
     """A run may continue another made by the same configuration. Only the number of epochs
     may differ, and only with a constant schedule: a decaying one is laid out over
@@ -525,7 +503,7 @@ def train_teacher(
     recover_checkpoints(out_dir, accelerator)  # a kill mid-checkpoint may have left one aside
     if resume and (last / TRAINER_STATE_FILE).is_file():
         saved = read_json(last / TRAINER_STATE_FILE)
-        if _resumable(saved.get("config"), config) and _load_optimizer(
+        if _resumable(saved.get("config"), config) and load_optimizer(
             optimizer, last, saved["optimizer"]
         ):
             teacher.load_state_dict(load_tensors(last / "model.safetensors"))

@@ -88,5 +88,19 @@ def optimizer_from_tensors(
     optimizer.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
 
 
+def load_optimizer(
+    optimizer: torch.optim.Optimizer, folder: str | Path, meta: dict[str, Any]
+) -> bool:
+    """Load a resume point's ``optimizer.safetensors`` (with its ``meta``) into ``optimizer``;
+    False, and nothing loaded, if it does not fit (other parameter groups: an older version,
+    or another model, wrote it)."""
+    try:
+        tensors = load_tensors(Path(folder) / "optimizer.safetensors")
+        optimizer_from_tensors(optimizer, tensors, meta)
+    except (ValueError, KeyError):
+        return False
+    return True
+
+
 def load_tensors(path: str | Path) -> dict[str, torch.Tensor]:
     return load_file(str(path))
