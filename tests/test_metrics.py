@@ -156,3 +156,41 @@ def test_finite_metrics_refuses_diverged_or_constant_predictions() -> None:
         finite_metrics(np.array([-1.0, np.nan, 1.0, 2.0]), labels, "student, test")
     with pytest.raises(TrainingError, match=r"Corr undefined \(every prediction is the same"):
         finite_metrics(np.full(4, 0.3), labels, "teacher, valid")
+
+
+def _brute_force_ap(query: np.ndarray, q_label: int, gallery: np.ndarray, labels: list) -> float:
+    """AP by the definition: rank by cosine (ties: gallery order), precision at each hit."""
+    sims = [float(np.dot(query, g) / (np.linalg.norm(query) * np.linalg.norm(g))) for g in gallery]
+    ranking = sorted(range(len(gallery)), key=lambda j: (-sims[j], j))
+    hits, precisions = 0, []
+    for rank, j in enumerate(ranking, start=1):
+        if labels[j] == q_label:
+            hits += 1
+            precisions.append(hits / rank)
+    return sum(precisions) / len(precisions) if precisions else 0.0
+
+
+def test_average_precisions_match_a_brute_force_reference() -> None:
+    from videoadviser.evaluation.metrics import average_precisions
+
+    rng = np.random.default_rng(0)
+    queries = rng.normal(size=(20, 4))
+    gallery = rng.normal(size=(30, 4))
+    gallery[5] = gallery[7] * 2.0  # a tie in cosine
+    q_labels = rng.integers(0, 3, 20)
+    g_labels = rng.integers(0, 3, 30).tolist()
+    got = average_precisions(queries, q_labels, gallery, g_labels)
+    expected = [_brute_force_ap(q, int(y), gallery, g_labels) for q, y in zip(queries, q_labels)]
+    assert got == pytest.approx(expected)
+
+
+def test_ties_are_broken_by_gallery_order_by_hand() -> None:
+    from videoadviser.evaluation.metrics import average_precisions
+
+    # all three gallery items tie; order v0 (drum), v1 (dog), v2 (dog): AP = (1/2 + 2/3) / 2
+    gallery = [[1.0, 0.0], [2.0, 0.0], [0.5, 0.0]]
+    ap = average_precisions([[1.0, 0.0]], ["dog"], gallery, ["drum", "dog", "dog"])
+    assert ap.tolist() == pytest.approx([(1 / 2 + 2 / 3) / 2])
+    # no relevant item: AP 0 for that query, and the query still counts in the mean
+    lonely = average_precisions([[1.0, 0.0]], ["cat"], gallery, ["drum", "dog", "dog"])
+    assert lonely.tolist() == [0.0]

@@ -7,7 +7,7 @@ import pytest
 
 from videoadviser.evaluation.significance import (
     aso_epsilon_min,
-    paired_bootstrap_mae,
+    paired_bootstrap,
     seed_clip_bootstrap_mae,
 )
 
@@ -15,10 +15,10 @@ from videoadviser.evaluation.significance import (
 def test_paired_bootstrap() -> None:
     better = [0.1, 0.2, 0.1, 0.3, 0.2] * 20
     worse = [e + 0.5 for e in better]
-    result = paired_bootstrap_mae(better, worse, resamples=2000)
+    result = paired_bootstrap(better, worse, resamples=2000)
     assert result["delta"] == pytest.approx(-0.5)
     assert result["p_value"] == pytest.approx(1 / 2000)
-    same = paired_bootstrap_mae(better, better[::-1], resamples=2000)
+    same = paired_bootstrap(better, better[::-1], resamples=2000)
     assert same["p_value"] > 0.05
 
 
@@ -29,7 +29,7 @@ def test_seed_clip_bootstrap_sees_seed_variance_that_the_clip_bootstrap_hides() 
     # but averaged over seeds it looks better on every clip alike
     shift = np.array([-0.5, -0.5, 0.2, 0.2, 0.25])[:, None]
     a = base + shift + rng.normal(0, 0.01, size=base.shape)
-    clip = paired_bootstrap_mae(a.mean(0), base.mean(0), resamples=2000)
+    clip = paired_bootstrap(a.mean(0), base.mean(0), resamples=2000)
     both = seed_clip_bootstrap_mae(a, base, resamples=2000)
     assert both["delta"] == pytest.approx(clip["delta"]) == pytest.approx(shift.mean(), abs=1e-3)
     assert clip["p_value"] < 0.01  # the clip bootstrap calls it significant

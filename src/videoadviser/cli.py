@@ -174,6 +174,41 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_retrieval_run(args: argparse.Namespace) -> int:
+    from videoadviser.retrieval.config import load_retrieval_recipe
+    from videoadviser.retrieval.pipeline import format_retrieval_table, run_retrieval
+
+    overrides = list(args.set or [])
+    if args.data is not None:
+        overrides += [f"data.path={json.dumps(str(args.data))}", "data.make_demo=false"]
+    if args.videos is not None:
+        overrides.append(f"data.videos={json.dumps(str(args.videos))}")
+    if args.folds_file is not None:
+        overrides.append(f"data.folds_file={json.dumps(str(args.folds_file))}")
+    if args.seeds:
+        overrides.append(f"seeds={json.dumps(args.seeds)}")
+    recipe = load_retrieval_recipe(args.recipe, overrides)
+    results = run_retrieval(
+        recipe, args.out, args.teacher_outputs, progress=not args.quiet, overwrite=args.overwrite
+    )
+    print()
+    print(format_retrieval_table(results))
+    print(f"\nresults written to {results['out_dir']} (results.json, results.csv, summary.csv)")
+    return 0
+
+
+def _cmd_retrieval_make_demo(args: argparse.Namespace) -> int:
+    from videoadviser.retrieval.demo import VegasDemoConfig, make_vegas_demo
+
+    path = make_vegas_demo(
+        args.dir,
+        VegasDemoConfig(clips_per_class=args.clips_per_class, seed=args.seed),
+        progress=not args.quiet,
+    )
+    print(f"wrote {path} (and the per-video layout and videos beside it)")
+    return 0
+
+
 def _add_recipe_options(
     parser: argparse.ArgumentParser, data: bool = True, unlabelled: bool = False
 ) -> None:
@@ -360,7 +395,77 @@ def build_parser() -> argparse.ArgumentParser:
     )
     predict.add_argument("--out", type=Path, default=None, help="write a CSV instead of printing")
     predict.set_defaults(handler=_cmd_predict)
+    _add_retrieval_commands(commands)
     return parser
+
+
+def _add_retrieval_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    retrieval = commands.add_parser(
+        "retrieval", help="audio-visual cross-modal retrieval (VEGAS) with VideoAdviser"
+    )
+    actions = retrieval.add_subparsers(dest="retrieval_command", required=True, metavar="ACTION")
+    run = actions.add_parser(
+        "run",
+        help="baseline and +VideoAdviser retrieval over folds and seeds; prints the table",
+        description="With no arguments: make the embedded VEGAS-like set once, train one video "
+        "teacher per fold, train the baseline and +VideoAdviser retrieval models for every "
+        "fold and seed, print mAP (A->V, V->A, mean) and the comparison, and write "
+        "results.json, results.csv and summary.csv to the run folder.",
+    )
+    run.add_argument("--recipe", default="retrieval", help="packaged recipe name or a .toml path")
+    run.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="override a recipe value, e.g. --set model.epochs=40 (repeatable)",
+    )
+    run.add_argument(
+        "--data",
+        type=Path,
+        default=None,
+        help="features: a packed vegas_feature.h5, or a per-video folder (labels.csv, audio/, "
+        "visual/ with uint8 .npy per clip)",
+    )
+    run.add_argument(
+        "--videos",
+        type=Path,
+        default=None,
+        help="folder of <clip_id>.mp4 for the teacher (default: videos/ beside the features)",
+    )
+    run.add_argument(
+        "--teacher-outputs",
+        type=Path,
+        default=None,
+        help="teacher logits (HDF5: clip_id, logits) made elsewhere, e.g. from the real "
+        "videos; no teacher is trained and no video is read",
+    )
+    run.add_argument(
+        "--folds-file",
+        type=Path,
+        default=None,
+        help="CSV clip_id,fold (default: class-balanced folds)",
+    )
+    run.add_argument("--seeds", type=int, nargs="+", default=None, help="override the seeds")
+    run.add_argument(
+        "--out", type=Path, default=None, help="run folder (default runs/<name>-<time>)"
+    )
+    run.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="retrain stages of OUT made from other inputs instead of stopping",
+    )
+    run.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    run.set_defaults(handler=_cmd_retrieval_run)
+
+    demo = actions.add_parser(
+        "make-demo",
+        help="write the embedded VEGAS-like set (mp4 with audio, features, vegas_feature.h5)",
+    )
+    demo.add_argument("dir", type=Path, help="output folder (replaced)")
+    demo.add_argument("--clips-per-class", type=int, default=50, help="default 50")
+    demo.add_argument("--seed", type=int, default=2023, help="generation seed (default 2023)")
+    demo.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    demo.set_defaults(handler=_cmd_retrieval_make_demo)
 
 
 def add_video_policy(parser: argparse.ArgumentParser) -> None:

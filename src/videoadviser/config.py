@@ -146,7 +146,9 @@ def _check_type(value: Any, annotation: Any, where: str) -> Any:
     return value
 
 
-def _build(cls: type, values: dict[str, Any], where: str) -> Any:
+def build_config(cls: type, values: dict[str, Any], where: str) -> Any:
+    """A dataclass ``cls`` from plain data, nested sections included; unknown keys and values
+    of the wrong type are errors naming ``where`` and the key."""
     hints = typing.get_type_hints(cls)
     known = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(values) - known)
@@ -159,7 +161,7 @@ def _build(cls: type, values: dict[str, Any], where: str) -> Any:
         if dataclasses.is_dataclass(hints[key]):
             if not isinstance(value, dict):
                 raise ConfigError(f"{where}.{key}: expected a [{key}] section")
-            kwargs[key] = _build(hints[key], value, f"{where}.{key}")
+            kwargs[key] = build_config(hints[key], value, f"{where}.{key}")
         else:
             kwargs[key] = _check_type(value, hints[key], f"{where}.{key}")
     return cls(**kwargs)
@@ -167,7 +169,7 @@ def _build(cls: type, values: dict[str, Any], where: str) -> Any:
 
 def recipe_from_dict(values: dict[str, Any], source: str = "<recipe>") -> Recipe:
     """Build and validate a :class:`Recipe` from plain data."""
-    recipe: Recipe = _build(Recipe, values, source)
+    recipe: Recipe = build_config(Recipe, values, source)
     _validate(recipe, source)
     return recipe
 
@@ -226,7 +228,12 @@ def load_recipe(
     ``overrides`` are ``section.key=value`` strings in TOML syntax (``teacher.epochs=3``,
     ``data.path="x"``; bare words are taken as strings).
     """
-    name_or_path = name_or_path or "demo"
+    values, path = read_toml(name_or_path or "demo", overrides)
+    return recipe_from_dict(values, str(path))
+
+
+def read_toml(name_or_path: str | Path, overrides: list[str] | None = None) -> tuple[dict, Path]:
+    """A recipe file's values, by packaged name or path, with ``overrides`` applied."""
     path = Path(name_or_path)
     if not path.is_file():
         packaged = RECIPE_DIR / f"{name_or_path}.toml"
@@ -240,7 +247,7 @@ def load_recipe(
         raise ConfigError(f"{path}: not valid TOML ({error})") from None
     for override in overrides or []:
         _apply_override(values, override)
-    return recipe_from_dict(values, str(path))
+    return values, path
 
 
 def _apply_override(values: dict[str, Any], override: str) -> None:

@@ -43,7 +43,7 @@ from videoadviser.errors import ConfigError, DataError
 from videoadviser.evaluation.metrics import REGRESSION_METRIC_KEYS
 from videoadviser.evaluation.significance import (
     aso_epsilon_min,
-    paired_bootstrap_mae,
+    paired_bootstrap,
     seed_clip_bootstrap_mae,
 )
 from videoadviser.student.trainer import train_student
@@ -345,7 +345,7 @@ def compare(errors_a: np.ndarray, errors_b: np.ndarray, seed: int = 0) -> dict[s
     base = float(mae_b.mean())
     return {
         "relative_mae_change_percent": 100.0 * (base - float(mae_a.mean())) / base,
-        "paired_bootstrap": paired_bootstrap_mae(
+        "paired_bootstrap": paired_bootstrap(
             errors_a.mean(axis=0), errors_b.mean(axis=0), seed=seed
         ),
         "seed_clip_bootstrap": seed_clip_bootstrap_mae(errors_a, errors_b, seed=seed),
@@ -443,20 +443,22 @@ def write_results(
         for m in models
     ]
     write_csv(out / "summary.csv", summary_rows, list(summary_rows[0]))
-    write_json(
-        out / "run_info.json",
-        {
-            "seeds": seeds,
-            "version": __version__,
-            "git_revision": git_revision(),
-            "python": platform.python_version(),
-            "torch": torch.__version__,
-            "machine": platform.platform(),
-            "cuda": torch.cuda.is_available(),
-            "finished": datetime.now(UTC).isoformat(),
-            "processes": process_state().num_processes,
-        },
-    )
+    write_json(out / "run_info.json", run_info(seeds))
+
+
+def run_info(seeds: list[int]) -> dict[str, Any]:
+    """What made a run folder: seeds, package version, git revision, software, machine."""
+    return {
+        "seeds": seeds,
+        "version": __version__,
+        "git_revision": git_revision(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "machine": platform.platform(),
+        "cuda": torch.cuda.is_available(),
+        "finished": datetime.now(UTC).isoformat(),
+        "processes": process_state().num_processes,
+    }
 
 
 def _summarise(metrics: list[dict[str, float]]) -> dict[str, dict[str, float]]:

@@ -169,8 +169,11 @@ def write_video(
     codec: str = "libx264",
     pix_fmt: str = "yuv420p",
     options: dict[str, str] | None = None,
+    audio: np.ndarray | None = None,
+    sample_rate: int = 16000,
 ) -> None:
-    """Encode ``(F, H, W, 3)`` uint8 RGB frames to a video file.
+    """Encode ``(F, H, W, 3)`` uint8 RGB frames to a video file, with an optional mono audio
+    track ``audio`` ``(S,)`` float in [-1, 1] at ``sample_rate`` (AAC).
 
     The default H.264 settings are single-threaded with no look-ahead, so that the same frames
     give the same file (x264's threaded look-ahead is not deterministic). yuv420p needs even
@@ -188,6 +191,10 @@ def write_video(
             }
         stream.options = options or {}
         stream.codec_context.thread_count = 1
+        sound = None
+        if audio is not None:
+            sound = container.add_stream("aac", rate=sample_rate)
+            sound.layout = "mono"
         for index, array in enumerate(frames):
             frame = av.VideoFrame.from_ndarray(array, format="rgb24")
             frame.pts = index
@@ -196,3 +203,17 @@ def write_video(
                 container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)
+        if sound is not None and audio is not None:
+            samples = np.asarray(audio, dtype=np.float32).reshape(1, -1)
+            for start in range(0, samples.shape[1], 1024):
+                chunk = av.AudioFrame.from_ndarray(
+                    np.ascontiguousarray(samples[:, start : start + 1024]),
+                    format="fltp",
+                    layout="mono",
+                )
+                chunk.sample_rate = sample_rate
+                chunk.pts = start
+                for packet in sound.encode(chunk):
+                    container.mux(packet)
+            for packet in sound.encode(None):
+                container.mux(packet)

@@ -55,10 +55,19 @@ def soft_class_kl(prediction: Tensor, teacher_logits: Tensor, temperature: float
     are the teacher's z. ``tau^2`` keeps the gradient's scale independent of ``tau``.
     """
     centres = class_centres(teacher_logits.shape[-1], prediction.device)
-    student = -((prediction[:, None] - centres) ** 2) / temperature
+    return kl_distillation(-((prediction[:, None] - centres) ** 2), teacher_logits, temperature)
+
+
+def kl_distillation(student_logits: Tensor, teacher_logits: Tensor, temperature: float) -> Tensor:
+    """Per-item ``tau^2 KL(softmax(z_T / tau) || softmax(z_S / tau))``: ``(B,)``.
+
+    Args:
+        student_logits, teacher_logits: (B, K); the teacher's are a fixed target (no gradient).
+        temperature: tau; ``tau^2`` keeps the gradient's scale independent of it (Hinton et al.).
+    """
     target = F.log_softmax(teacher_logits.detach().float() / temperature, dim=-1)
-    kl = (target.exp() * (target - F.log_softmax(student, dim=-1))).sum(-1)
-    return kl * temperature**2
+    student = F.log_softmax(student_logits.float() / temperature, dim=-1)
+    return (target.exp() * (target - student)).sum(-1) * temperature**2
 
 
 def student_loss(

@@ -102,13 +102,13 @@ def regression_metrics(predictions: ArrayLike, labels: ArrayLike) -> dict[str, f
     return {key: float(round(value, 4)) for key, value in raw.items()}
 
 
-def mean_average_precision(
+def average_precisions(
     query_emb: ArrayLike,
     query_labels: ArrayLike,
     gallery_emb: ArrayLike,
     gallery_labels: ArrayLike,
-) -> float:
-    """Mean average precision of cross-modal retrieval by cosine similarity.
+) -> np.ndarray:
+    """Average precision of each query of cross-modal retrieval by cosine similarity.
 
     Args:
         query_emb: ``(Nq, D)`` embeddings of the query modality.
@@ -117,8 +117,8 @@ def mean_average_precision(
         gallery_labels: ``(Ng,)`` class labels; relevant means the same label as the query.
 
     Returns:
-        The mean over queries of AP = mean over relevant ranks j of precision@j, over the full
-        ranking (ties broken by gallery order). Queries with no relevant item contribute 0.
+        ``(Nq,)``: per query, the mean over relevant ranks j of precision@j, over the full
+        ranking (ties broken by gallery order); 0 for a query with no relevant item.
     """
     q = np.asarray(query_emb, dtype=np.float64)
     g = np.asarray(gallery_emb, dtype=np.float64)
@@ -138,13 +138,22 @@ def mean_average_precision(
     ranks = np.arange(1, g.shape[0] + 1)
     precision_at_hits = np.where(relevant, hits / ranks, 0.0)
     n_relevant = relevant.sum(axis=1)
-    ap = np.divide(
+    return np.divide(
         precision_at_hits.sum(axis=1),
         n_relevant,
         out=np.zeros(len(q)),
         where=n_relevant > 0,
     )  # one AP per query, appended once
-    return float(ap.mean())
+
+
+def mean_average_precision(
+    query_emb: ArrayLike,
+    query_labels: ArrayLike,
+    gallery_emb: ArrayLike,
+    gallery_labels: ArrayLike,
+) -> float:
+    """Mean over queries of :func:`average_precisions` (METHOD.md §4)."""
+    return float(average_precisions(query_emb, query_labels, gallery_emb, gallery_labels).mean())
 
 
 def retrieval_map(

@@ -2,7 +2,7 @@
 
 Three views, each on the same test clips:
 
-- :func:`paired_bootstrap_mae`: resample clips (errors averaged over seeds first), the
+- :func:`paired_bootstrap`: resample clips (errors averaged over seeds first), the
   single-seed test;
 - :func:`seed_clip_bootstrap_mae`: resample seeds *and* clips, so a difference that hinges on
   which seeds were run is not called significant;
@@ -16,14 +16,15 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 
-def paired_bootstrap_mae(
+def paired_bootstrap(
     errors_a: ArrayLike, errors_b: ArrayLike, resamples: int = 10000, seed: int = 0
 ) -> dict[str, float]:
-    """Paired bootstrap of the MAE difference ``mean(a) - mean(b)`` over the same clips.
+    """Paired bootstrap of the difference ``mean(a) - mean(b)`` over the same items.
 
     Args:
-        errors_a, errors_b: ``(N,)`` absolute errors of two systems on the same N clips (for
-            several seeds, average each clip's error over seeds first).
+        errors_a, errors_b: ``(N,)`` per-item scores of two systems on the same N items: the
+            absolute errors of two regressors on the same clips (for several seeds, average
+            each clip's error over seeds first), or two retrieval models' per-query AP.
         resamples: bootstrap resamples of the N clips (with replacement).
 
     Returns:
@@ -57,7 +58,7 @@ def seed_clip_bootstrap_mae(
             averages ``a - b`` over the drawn (seed, clip) cells.
 
     Returns:
-        As :func:`paired_bootstrap_mae`, plus ``seeds``. With one seed this is the clip bootstrap.
+        As :func:`paired_bootstrap`, plus ``seeds``. With one seed this is the clip bootstrap.
     """
     a = np.asarray(errors_a, dtype=np.float64)
     b = np.asarray(errors_b, dtype=np.float64)
@@ -87,11 +88,16 @@ def _summary(delta: float, means: np.ndarray, resamples: int) -> dict[str, float
 
 
 def aso_epsilon_min(
-    mae_a: ArrayLike, mae_b: ArrayLike, seed: int = 0, confidence_level: float = 0.95
+    mae_a: ArrayLike,
+    mae_b: ArrayLike,
+    seed: int = 0,
+    confidence_level: float = 0.95,
+    higher_is_better: bool = False,
 ) -> float | None:
-    """ASO's epsilon_min that system a is better than b, from per-seed test MAE (lower is better).
+    """ASO's epsilon_min that system a is better than b, from per-run scores: test MAE (lower
+    is better) or, with ``higher_is_better``, a score such as mAP.
 
-    ``deepsig.aso`` (Dror et al., 2019; del Barrio et al., 2018) on the negated MAE, so
+    ``deepsig.aso`` (Dror et al., 2019; del Barrio et al., 2018); an error is negated, so
     "stochastically larger" means "lower error". 0 means a dominates b, 0.5 no order, 1 b
     dominates a; below 0.2 is the usual threshold for calling a better. ``None`` with fewer
     than two seeds per system, where there is no distribution to compare.
@@ -102,10 +108,11 @@ def aso_epsilon_min(
         return None
     from deepsig import aso  # imported here: it pulls in pandas
 
+    sign = 1.0 if higher_is_better else -1.0
     return float(
         aso(
-            -a,
-            -b,
+            sign * a,
+            sign * b,
             confidence_level=confidence_level,
             seed=seed,
             show_progress=False,

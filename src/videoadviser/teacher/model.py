@@ -292,7 +292,7 @@ class VideoAdviserTeacher(nn.Module):
             text_hidden: (B, L, H) precomputed :meth:`TranscriptEncoder.hidden` states (frozen
                 non-CLIP transcript encoder).
         """
-        b = text_ids.shape[0]
+        b = video_mask.shape[0]
         device = text_ids.device
         modalities: dict[str, _Modality] = {}
         if self.arch.use_video:

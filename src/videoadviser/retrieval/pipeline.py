@@ -1,0 +1,406 @@
+"""``videoadviser retrieval run``: baseline and +VideoAdviser retrieval over folds and seeds.
+
+1. Data: the features (packed ``vegas_feature.h5`` or per-video folder); the embedded
+   VEGAS-like set is made first when the recipe points at it and it is not there.
+2. Folds: class-balanced k folds (or the user's). In fold f the test clips are fold f; a
+   class-balanced share of the rest is the validation set (model selection), the remainder the
+   training set.
+3. Teacher: one video teacher per fold, trained on that fold's training clips
+   (:mod:`videoadviser.retrieval.teacher`), or the user's ``--teacher-outputs``.
+4. Retrieval models: for every fold and seed, the baseline (``lambda = 0``) and +VideoAdviser
+   (the recipe's ``[distill]``), the same architecture and training otherwise; mAP on the
+   fold's test clips (A->V, V->A, mean) and every test query's AP.
+5. Summary: mean +/- std over folds x seeds; the difference in mAP points; ASO over the
+   per-(fold, seed) mAP and a paired bootstrap over queries (each clip's AP as a query, both
+   directions averaged, then averaged over seeds).
+
+The run folder (every stage stamped and reused when run again, as in ``videoadviser run``)::
+
+    teacher/teacher_outputs.h5, teacher/metrics.json
+    fold_<f>/seed_<s>/<baseline|videoadviser>/{model.safetensors, metrics.json, queries.csv}
+    results.json, results.csv (one row per model, fold, seed), summary.csv, recipe.json,
+    run_info.json
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import logging
+import statistics
+import time
+from dataclasses import asdict, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from videoadviser.evaluation.metrics import average_precisions
+from videoadviser.evaluation.significance import aso_epsilon_min, paired_bootstrap
+from videoadviser.pipeline import reuse_or_run, run_info
+from videoadviser.retrieval.config import RetrievalRecipe
+from videoadviser.retrieval.demo import PACKED_FILE, VIDEOS_DIR, VegasDemoConfig, make_vegas_demo
+from videoadviser.retrieval.teacher import (
+    TEACHER_FILE,
+    build_retrieval_teacher,
+    predict_logits,
+    read_teacher_outputs,
+    train_fold_teacher,
+    video_inputs,
+    write_teacher_outputs,
+)
+from videoadviser.retrieval.trainer import embed, train_retrieval
+from videoadviser.retrieval.vegas import (
+    RetrievalSet,
+    balanced_folds,
+    holdout,
+    read_folds,
+    read_retrieval_set,
+)
+from videoadviser.utils.checkpoint import save_checkpoint
+from videoadviser.utils.io import write_csv, write_json
+from videoadviser.utils.stage import make_stamp
+
+logger = logging.getLogger(__name__)
+
+MODELS = ("baseline", "videoadviser")
+LABELS = {
+    "baseline": "Baseline (label space + cross-triplet)",
+    "videoadviser": "+VideoAdviser (same model, teacher term in training)",
+}
+METRICS = ("mAP_A2V", "mAP_V2A", "mAP_mean")
+STATS = ("mean", "std")
+
+
+def prepare_retrieval_data(recipe: RetrievalRecipe, progress: bool = True) -> RetrievalSet:
+    """Read the recipe's features, making the embedded set first if asked to and absent."""
+    path = Path(recipe.data.path)
+    if recipe.data.make_demo and not path.exists() and path.name == PACKED_FILE:
+        make_vegas_demo(
+            path.parent,
+            VegasDemoConfig(clips_per_class=recipe.data.demo_clips_per_class),
+            progress=progress,
+        )
+    return read_retrieval_set(path)
+
+
+def fold_split(
+    recipe: RetrievalRecipe, data: RetrievalSet
+) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Per fold: (train rows, valid rows, test rows), each sorted."""
+    cfg = recipe.data
+    if cfg.folds_file:
+        folds = read_folds(cfg.folds_file, data.clip_ids)
+    else:
+        folds = balanced_folds(data.labels, cfg.folds, cfg.fold_seed)
+    out = []
+    for f in range(int(folds.max()) + 1):
+        rest = np.flatnonzero(folds != f)
+        valid = holdout(rest, data.labels, cfg.valid_share, cfg.fold_seed + f)
+        out.append((rest[~valid], rest[valid], np.flatnonzero(folds == f)))
+    return out
+
+
+def _data_stamp(data: RetrievalSet) -> dict[str, Any]:
+    digest = hashlib.sha256()
+    for array in (data.audio, data.visual, data.labels):
+        digest.update(np.ascontiguousarray(array).tobytes())
+    digest.update("\0".join(data.clip_ids).encode())
+    return {"features": digest.hexdigest()[:16], "clips": len(data)}
+
+
+def teacher_stage(
+    recipe: RetrievalRecipe,
+    data: RetrievalSet,
+    splits: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+    out: Path,
+    progress: bool,
+    overwrite: bool,
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """Train one teacher per fold (or reuse the finished stage): logits ``(F, N, K)``."""
+    folder = out / "teacher"
+    videos = (
+        Path(recipe.data.videos)
+        if recipe.data.videos
+        else Path(recipe.data.path).parent / VIDEOS_DIR
+    )
+    stamp = make_stamp(
+        teacher=asdict(recipe.teacher),
+        data=_data_stamp(data),
+        folds=asdict(recipe.data),
+        seed=recipe.seeds[0],
+    )
+
+    def run() -> dict[str, Any]:
+        seed = recipe.seeds[0]
+        first = build_retrieval_teacher(recipe.teacher, data.class_names, recipe.cache_dir, seed)
+        inputs = video_inputs(first, data, videos, recipe.teacher, recipe.cache_dir, progress)
+        logits = np.full((len(splits), len(data), data.num_classes), np.nan, dtype=np.float32)
+        folds = []
+        for f, (train, valid, test) in enumerate(
+            tqdm(splits, desc="teachers", disable=not progress)
+        ):
+            teacher = build_retrieval_teacher(
+                recipe.teacher, data.class_names, recipe.cache_dir, seed, init_seed=seed + f
+            )
+            metrics = train_fold_teacher(
+                teacher,
+                inputs,
+                data.labels,
+                train,
+                valid,
+                recipe.teacher,
+                seed + f,
+                stage=f"retrieval teacher, fold {f}",
+            )
+            predicted = predict_logits(teacher, inputs)
+            test_accuracy = float((predicted[test].argmax(1) == data.labels[test]).mean())
+            folds.append({"fold": f, **metrics, "test_accuracy": test_accuracy})
+            seen = np.concatenate([train, valid])
+            logits[f, seen] = predicted[seen]  # the fold's test clips stay NaN: never used
+        write_teacher_outputs(folder / TEACHER_FILE, data.clip_ids, logits, data.class_names)
+        summary = {
+            "folds": folds,
+            "test_accuracy_mean": statistics.mean(f["test_accuracy"] for f in folds),
+        }
+        write_json(folder / "metrics.json", summary)
+        return {"metrics": summary}
+
+    result = reuse_or_run(folder, run, stamp, overwrite)
+    return read_teacher_outputs(folder / TEACHER_FILE, data, len(splits)), result["metrics"]
+
+
+def model_stage(
+    recipe: RetrievalRecipe,
+    data: RetrievalSet,
+    split: tuple[np.ndarray, np.ndarray, np.ndarray],
+    teacher_logits: np.ndarray | None,
+    model: str,
+    seed: int,
+    folder: Path,
+    teacher_hash: str,
+    overwrite: bool,
+) -> dict[str, Any]:
+    """Train (or reuse) one retrieval model of one fold and seed; its test mAP and query APs."""
+    settings = recipe.model
+    if model == "videoadviser":
+        settings = replace(
+            settings,
+            lambda_distill=recipe.distill.lambda_distill,
+            temperature=recipe.distill.temperature,
+        )
+    train, valid, test = split
+    stamp = make_stamp(
+        model=asdict(settings),
+        seed=seed,
+        data=_data_stamp(data),
+        folds=asdict(recipe.data),
+        teacher=teacher_hash if model == "videoadviser" else None,
+    )
+
+    def run() -> dict[str, Any]:
+        trained = train_retrieval(
+            data, train, valid, settings, seed, teacher_logits, stage=f"retrieval {folder}"
+        )
+        audio, visual = embed(trained.model, data, test)
+        labels = data.labels[test]
+        a2v = average_precisions(audio, labels, visual, labels)
+        v2a = average_precisions(visual, labels, audio, labels)
+        metrics = {
+            "mAP_A2V": float(a2v.mean()),
+            "mAP_V2A": float(v2a.mean()),
+            "mAP_mean": float((a2v.mean() + v2a.mean()) / 2),
+            "best_epoch": trained.best_epoch,
+            "best_valid_mAP": trained.best_valid_map,
+        }
+        save_checkpoint(
+            folder / "model",
+            dict(trained.model.state_dict()),
+            {"architecture": asdict(trained.model.arch), "settings": asdict(settings)},
+        )
+        write_csv(
+            folder / "queries.csv",
+            [
+                {"clip_id": data.clip_ids[i], "ap_a2v": float(x), "ap_v2a": float(y)}
+                for i, x, y in zip(test, a2v, v2a)
+            ],
+            ["clip_id", "ap_a2v", "ap_v2a"],
+        )
+        write_csv(folder / "history.csv", trained.history, list(trained.history[0]))
+        write_json(folder / "metrics.json", metrics)
+        return {"metrics": metrics}
+
+    return reuse_or_run(folder, run, stamp, overwrite)["metrics"]
+
+
+def _mean_std(runs: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """Mean and std (0 for one run) over ``runs`` of each test metric and of the validation
+    mAP that selection kept (``best_valid_mAP``, what recipe choices are made on)."""
+    out = {}
+    for key in (*METRICS, "best_valid_mAP"):
+        values = [r[key] for r in runs]
+        std = statistics.stdev(values) if len(values) > 1 else 0.0
+        out[key] = {"mean": statistics.mean(values), "std": std}
+    return out
+
+
+def _query_ap(folder: Path) -> dict[str, float]:
+    """Each test query's AP, both directions averaged, from a model stage's ``queries.csv``."""
+    with (folder / "queries.csv").open(newline="", encoding="utf-8") as handle:
+        return {
+            row["clip_id"]: (float(row["ap_a2v"]) + float(row["ap_v2a"])) / 2
+            for row in csv.DictReader(handle)
+        }
+
+
+def run_retrieval(
+    recipe: RetrievalRecipe,
+    out_dir: str | Path | None = None,
+    teacher_outputs: str | Path | None = None,
+    progress: bool = True,
+    overwrite: bool = False,
+) -> dict[str, Any]:
+    """The whole retrieval experiment; returns (and writes) the results.
+
+    Runs single-threaded (the models are small: a second thread costs more than it gives on a
+    CPU); the caller's thread count is restored afterwards.
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return _run_retrieval(recipe, out_dir, teacher_outputs, progress, overwrite)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _run_retrieval(
+    recipe: RetrievalRecipe,
+    out_dir: str | Path | None,
+    teacher_outputs: str | Path | None,
+    progress: bool,
+    overwrite: bool,
+) -> dict[str, Any]:
+    started = time.perf_counter()
+    out = (
+        Path(out_dir)
+        if out_dir
+        else Path("runs") / (f"{recipe.name}-{datetime.now(UTC).strftime('%Y%m%d-%H%M%S')}")
+    )
+    data = prepare_retrieval_data(recipe, progress)
+    splits = fold_split(recipe, data)
+    write_json(out / "recipe.json", recipe.to_dict())
+    timings: dict[str, float] = {"data": time.perf_counter() - started}
+    if teacher_outputs:
+        logits = read_teacher_outputs(teacher_outputs, data, len(splits))
+        teacher_metrics: dict[str, Any] = {"source": str(teacher_outputs)}
+    else:
+        logits, teacher_metrics = teacher_stage(recipe, data, splits, out, progress, overwrite)
+    teacher_hash = hashlib.sha256(np.nan_to_num(logits, nan=-1e9).tobytes()).hexdigest()[:16]
+    timings["teacher"] = time.perf_counter() - started - timings["data"]
+
+    runs = []
+    jobs = [(f, s, m) for f in range(len(splits)) for s in recipe.seeds for m in MODELS]
+    for f, seed, model in tqdm(jobs, desc="retrieval models", disable=not progress):
+        folder = out / f"fold_{f}" / f"seed_{seed}" / model
+        metrics = model_stage(
+            recipe, data, splits[f], logits[f], model, seed, folder, teacher_hash, overwrite
+        )
+        runs.append({"model": model, "fold": f, "seed": seed, **metrics})
+    timings["models"] = time.perf_counter() - started - timings["data"] - timings["teacher"]
+
+    summary = {m: _mean_std([r for r in runs if r["model"] == m]) for m in MODELS}
+    per_run = {m: np.array([r["mAP_mean"] for r in runs if r["model"] == m]) for m in MODELS}
+    queries = {
+        m: [
+            _query_ap(out / f"fold_{f}" / f"seed_{s}" / m)
+            for f in range(len(splits))
+            for s in recipe.seeds
+        ]
+        for m in MODELS
+    }
+    per_query = {  # each clip is a test query once per seed: average over seeds
+        m: np.array([statistics.mean(q[c] for q in queries[m] if c in q) for c in data.clip_ids])
+        for m in MODELS
+    }
+    comparison = {
+        "delta_mAP_points": 100
+        * (summary["videoadviser"]["mAP_mean"]["mean"] - summary["baseline"]["mAP_mean"]["mean"]),
+        "runs_better": int((per_run["videoadviser"] > per_run["baseline"]).sum()),
+        "runs": len(per_run["baseline"]),
+        "aso_epsilon_min": aso_epsilon_min(
+            per_run["videoadviser"],
+            per_run["baseline"],
+            seed=recipe.seeds[0],
+            higher_is_better=True,
+        ),
+        "query_bootstrap": paired_bootstrap(
+            per_query["videoadviser"], per_query["baseline"], seed=recipe.seeds[0]
+        ),
+    }
+    timings["total"] = time.perf_counter() - started
+    results = {
+        "recipe": recipe.name,
+        "dataset": data.summary(),
+        "folds": len(splits),
+        "seeds": recipe.seeds,
+        "teacher": teacher_metrics,
+        "summary_test": summary,
+        "comparison": comparison,
+        "runs": runs,
+        "seconds": timings,
+    }
+    write_json(out / "results.json", results)
+    write_csv(
+        out / "results.csv",
+        runs,
+        ["model", "fold", "seed", *METRICS, "best_epoch", "best_valid_mAP"],
+    )
+    write_csv(
+        out / "summary.csv",
+        [
+            {"model": m, **{f"{k}_{s}": summary[m][k][s] for k in summary[m] for s in STATS}}
+            for m in MODELS
+        ],
+        ["model", *[f"{k}_{s}" for k in summary["baseline"] for s in STATS]],
+    )
+    write_json(out / "run_info.json", run_info(recipe.seeds))
+    results["out_dir"] = str(out)
+    return results
+
+
+def format_retrieval_table(results: dict[str, Any]) -> str:
+    """The table printed by ``videoadviser retrieval run``."""
+    lines = ["| Model (test folds) | mAP A->V | mAP V->A | mAP mean |", "|---|---|---|---|"]
+    for m in MODELS:
+        stats = results["summary_test"][m]
+        cells = [f"{stats[k]['mean']:.4f} +/- {stats[k]['std']:.4f}" for k in METRICS]
+        lines.append(f"| {LABELS[m]} | " + " | ".join(cells) + " |")
+    c = results["comparison"]
+    boot = c["query_bootstrap"]
+    aso = "n/a (one run)" if c["aso_epsilon_min"] is None else f"{c['aso_epsilon_min']:.3f}"
+    teacher = results["teacher"]
+    if "test_accuracy_mean" in teacher:
+        teacher_line = (
+            "Teacher (video frames, one per fold) test accuracy: "
+            f"{teacher['test_accuracy_mean']:.3f}."
+        )
+    else:
+        teacher_line = f"Teacher outputs from {teacher.get('source')}."
+    valid = {m: results["summary_test"][m]["best_valid_mAP"]["mean"] for m in MODELS}
+    lines += [
+        "",
+        f"{results['folds']} folds x {len(results['seeds'])} seeds "
+        f"({', '.join(map(str, results['seeds']))}); {results['dataset']['clips']} clips. "
+        f"Validation mAP (what selects): baseline {valid['baseline']:.4f}, +VideoAdviser "
+        f"{valid['videoadviser']:.4f}.",
+        teacher_line,
+        f"+VideoAdviser vs baseline: {c['delta_mAP_points']:+.2f} mAP points (mean of A->V and "
+        f"V->A), better in {c['runs_better']} of {c['runs']} (fold, seed) runs; ASO epsilon_min "
+        f"= {aso}; paired bootstrap over {results['dataset']['clips']} queries: delta AP "
+        f"{boot['delta']:+.4f} [95% CI {boot['ci_low']:+.4f}, {boot['ci_high']:+.4f}], "
+        f"p = {boot['p_value']:.4f}.",
+    ]
+    return "\n".join(lines)

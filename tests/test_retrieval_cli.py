@@ -1,0 +1,265 @@
+"""``videoadviser retrieval``, end to end on a tiny embedded set, the way a user runs it."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+from videoadviser.cli import main
+
+BENCHMARKS = Path(__file__).parent.parent / "benchmarks"
+
+FAST = [
+    "--set",
+    "data.folds=2",
+    "--set",
+    "teacher.epochs=2",
+    "--set",
+    "model.epochs=3",
+    "--set",
+    'cache_dir=".cache-test"',
+    "--seeds",
+    "1",
+    "2",
+]
+
+
+@pytest.fixture(scope="module")
+def tiny_vegas(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("vegas") / "set"
+    assert main(["retrieval", "make-demo", str(folder), "--clips-per-class", "6", "-q"]) == 0
+    return folder
+
+
+def test_run_prints_the_table_and_writes_results(
+    tiny_vegas: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "run"
+    data = tiny_vegas / "vegas_feature.h5"
+    assert main(["retrieval", "run", "--data", str(data), "--out", str(out), "-q", *FAST]) == 0
+    printed = capsys.readouterr().out
+    assert "| Baseline (label space + cross-triplet) |" in printed
+    assert "+VideoAdviser vs baseline:" in printed and "ASO epsilon_min" in printed
+    results = json.loads((out / "results.json").read_text())
+    assert results["folds"] == 2 and results["seeds"] == [1, 2]
+    for model in ("baseline", "videoadviser"):
+        assert 0 < results["summary_test"][model]["mAP_mean"]["mean"] <= 1
+    rows = list(csv.DictReader((out / "results.csv").open()))
+    assert len(rows) == 2 * 2 * 2  # models x folds x seeds
+    # every clip is a test query exactly once per seed (its own fold)
+    queries = [
+        row["clip_id"]
+        for f in range(2)
+        for row in csv.DictReader(
+            (out / f"fold_{f}" / "seed_1" / "baseline" / "queries.csv").open()
+        )
+    ]
+    assert sorted(queries) == sorted(results_clip_ids(data))
+    # the teacher of fold f never predicts (so never serves) fold f's test clips
+    with h5py.File(out / "teacher" / "teacher_outputs.h5") as h5:
+        logits = h5["logits"][()]
+    assert logits.shape == (2, 60, 10)
+    fold0 = {
+        row["clip_id"]
+        for row in csv.DictReader((out / "fold_0" / "seed_1" / "baseline" / "queries.csv").open())
+    }
+    ids = results_clip_ids(data)
+    assert all(np.isnan(logits[0, i]).all() == (c in fold0) for i, c in enumerate(ids))
+
+    # the cost benchmark reads the run: the two models that serve are the same size
+    bench = subprocess.run(
+        [
+            sys.executable,
+            str(BENCHMARKS / "retrieval_cost.py"),
+            "--run",
+            str(out),
+            "--repeats",
+            "3",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert bench.returncode == 0, bench.stderr[-2000:]
+    sizes = [line.split()[1] for line in bench.stdout.splitlines()[1:3]]
+    assert sizes[0] == sizes[1]
+
+    # the controls benchmark: the real teacher against a uniform and a class-shuffled one
+    sets = [a for a in FAST if a.startswith(("data.", "teacher.", "model.", "cache_dir"))]
+    _benchmark(
+        "retrieval_controls.py",
+        "--teacher-outputs",
+        str(out / "teacher" / "teacher_outputs.h5"),
+        "--out",
+        str(tmp_path / "controls"),
+        *[x for s in sets for x in ("--set", s)],
+        "--set",
+        f"data.path={json.dumps(str(data))}",
+        "--set",
+        "seeds=[1]",
+    )
+    table = list(csv.DictReader((tmp_path / "controls" / "controls.csv").open()))
+    assert [row["teacher"] for row in table] == ["real", "uniform", "class-shuffled"]
+
+    # run again: every stage is reused, the numbers are the same
+    assert main(["retrieval", "run", "--data", str(data), "--out", str(out), "-q", *FAST]) == 0
+    again = json.loads((out / "results.json").read_text())
+    assert again["summary_test"] == results["summary_test"]
+
+    # a changed recipe does not silently reuse stages made by another
+    code = main(
+        [
+            "retrieval",
+            "run",
+            "--data",
+            str(data),
+            "--out",
+            str(out),
+            "-q",
+            *FAST,
+            "--set",
+            "model.margin=0.3",
+        ]
+    )
+    assert code == 2
+    assert "was made from other inputs" in capsys.readouterr().err
+
+    # teacher outputs from a file: no video is needed
+    teacher_file = tmp_path / "teacher.h5"
+    shutil.copy(out / "teacher" / "teacher_outputs.h5", teacher_file)
+    no_videos = tmp_path / "features-only"
+    shutil.copytree(tiny_vegas, no_videos, ignore=shutil.ignore_patterns("videos"))
+    assert (
+        main(
+            [
+                "retrieval",
+                "run",
+                "--data",
+                str(no_videos / "vegas_feature.h5"),
+                "--teacher-outputs",
+                str(teacher_file),
+                "--out",
+                str(tmp_path / "run2"),
+                "-q",
+                *FAST,
+            ]
+        )
+        == 0
+    )
+    assert "Teacher outputs from" in capsys.readouterr().out
+
+
+def _benchmark(script: str, *args: str) -> str:
+    result = subprocess.run(
+        [sys.executable, str(BENCHMARKS / script), *args],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result.stdout
+
+
+def results_clip_ids(data: Path) -> list[str]:
+    with h5py.File(data) as h5:
+        return [c.decode() for part in ("train", "test") for c in h5[f"clip_id_{part}"][()]]
+
+
+def test_bad_inputs_exit_2_naming_the_problem(
+    tiny_vegas: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    bad = tmp_path / "bad.h5"
+    with h5py.File(bad, "w") as h5:
+        h5.create_dataset("audio_train", data=np.zeros((4, 128), np.float32))
+    assert main(["retrieval", "run", "--data", str(bad), "-q", *FAST]) == 2
+    assert "missing key(s) visual_train" in capsys.readouterr().err
+
+    # a teacher file that lacks a clip
+    short = tmp_path / "short.h5"
+    with h5py.File(short, "w") as h5:
+        h5.create_dataset("clip_id", data=np.array([b"x"]))
+        h5.create_dataset("logits", data=np.zeros((1, 10), np.float32))
+    data = tiny_vegas / "vegas_feature.h5"
+    assert (
+        main(
+            [
+                "retrieval",
+                "run",
+                "--data",
+                str(data),
+                "--teacher-outputs",
+                str(short),
+                "--out",
+                str(tmp_path / "r"),
+                "-q",
+                *FAST,
+            ]
+        )
+        == 2
+    )
+    assert "no teacher logits for clip 'baby_crying_0000'" in capsys.readouterr().err
+
+    # videos missing for the teacher
+    features_only = tmp_path / "nov"
+    shutil.copytree(tiny_vegas, features_only, ignore=shutil.ignore_patterns("videos"))
+    assert (
+        main(
+            [
+                "retrieval",
+                "run",
+                "--data",
+                str(features_only / "vegas_feature.h5"),
+                "--out",
+                str(tmp_path / "r2"),
+                "-q",
+                *FAST,
+            ]
+        )
+        == 2
+    )
+    assert "no video for clip 'baby_crying_0000'" in capsys.readouterr().err
+
+
+def test_teacher_with_a_trained_vision_tower(
+    tiny_vegas: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "run"
+    args = ["retrieval", "run", "--data", str(tiny_vegas / "vegas_feature.h5"), "--out", str(out)]
+    fast = [a for a in FAST if a not in ("1", "2", "--seeds")]
+    assert (
+        main(
+            [
+                *args,
+                "-q",
+                *fast,
+                "--seeds",
+                "1",
+                "--set",
+                "teacher.freeze_vision=false",
+                "--set",
+                "teacher.num_frames=2",
+            ]
+        )
+        == 0
+    )
+    teacher = json.loads((out / "teacher" / "metrics.json").read_text())
+    assert len(teacher["folds"]) == 2 and 0 <= teacher["test_accuracy_mean"] <= 1
+    stamp = json.loads((out / "teacher" / "stage.json").read_text())
+    assert stamp["inputs"]["teacher"]["freeze_vision"] is False
