@@ -7,8 +7,8 @@ made from them, everything else equal (same folds, seeds, recipe, lambda):
 - ``uniform``: every logit 0, so the term pulls every clip towards the uniform distribution
   (a confidence penalty; no knowledge of any clip);
 - ``class-shuffled``: each training clip gets the logits of another clip of the same class in
-  the same fold, so the class-level structure of the teacher's outputs is kept and what it
-  knows about each clip is lost.
+  the same fold (a random cycle, so never its own): the class-level structure of the
+  teacher's outputs is kept, what it knows about each clip is lost.
 
     python benchmarks/retrieval_controls.py --teacher-outputs RUN/teacher/teacher_outputs.h5 \
         --out runs/retrieval-controls [--set distill.lambda_distill=0.3]
@@ -40,8 +40,8 @@ def control_logits(logits: np.ndarray, labels: np.ndarray, kind: str, seed: int)
     for f in range(logits.shape[0]):
         seen = ~np.isnan(logits[f, :, 0])
         for c in np.unique(labels):
-            rows = np.flatnonzero(seen & (labels == c))
-            out[f, rows] = logits[f, rng.permutation(rows)]
+            rows = rng.permutation(np.flatnonzero(seen & (labels == c)))
+            out[f, rows] = logits[f, np.roll(rows, 1)]  # a shuffled cycle: never its own
     return out
 
 
@@ -56,8 +56,7 @@ def main() -> None:
     args = parser.parse_args()
     recipe = load_retrieval_recipe(args.recipe, args.set)
     data = prepare_retrieval_data(recipe, progress=False)
-    folds = len(fold_split(recipe, data))
-    real = read_teacher_outputs(args.teacher_outputs, data, folds)
+    real = read_teacher_outputs(args.teacher_outputs, data, fold_split(recipe, data))
     teachers = {"real": args.teacher_outputs}
     for kind in ("uniform", "class-shuffled"):
         path = args.out / f"teacher_{kind}.h5"

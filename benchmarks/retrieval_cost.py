@@ -43,7 +43,7 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=100, help="clips to embed per pass")
     parser.add_argument("--repeats", type=int, default=50)
     args = parser.parse_args()
-    seed = args.seed or read_json(args.run / "results.json")["seeds"][0]
+    seed = args.seed if args.seed is not None else read_json(args.run / "results.json")["seeds"][0]
     stage = args.run / f"fold_{args.fold}" / f"seed_{seed}"
     models = {
         name: load_retrieval_model(stage / name / "model") for name in ("baseline", "videoadviser")

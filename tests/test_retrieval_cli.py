@@ -12,8 +12,11 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
+import torch
+from safetensors.torch import load_file
 
 from videoadviser.cli import main
+from videoadviser.retrieval.pipeline import MODELS
 
 BENCHMARKS = Path(__file__).parent.parent / "benchmarks"
 
@@ -78,23 +81,19 @@ def test_run_prints_the_table_and_writes_results(
     ids = results_clip_ids(data)
     assert all(np.isnan(logits[0, i]).all() == (c in fold0) for i, c in enumerate(ids))
 
-    # the cost benchmark reads the run: the two models that serve are the same size
-    bench = subprocess.run(
-        [
-            sys.executable,
-            str(BENCHMARKS / "retrieval_cost.py"),
-            "--run",
-            str(out),
-            "--repeats",
-            "3",
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert bench.returncode == 0, bench.stderr[-2000:]
-    sizes = [line.split()[1] for line in bench.stdout.splitlines()[1:3]]
-    assert sizes[0] == sizes[1]
+    # the model that serves is the baseline's: the same tensors, names and shapes, in both
+    # saved checkpoints; the cost benchmark counts the same parameters and FLOPs for both
+    stage = out / "fold_0" / "seed_1"
+    saved = {m: load_file(str(stage / m / "model" / "model.safetensors")) for m in MODELS}
+    assert {k: v.shape for k, v in saved["baseline"].items()} == {
+        k: v.shape for k, v in saved["videoadviser"].items()
+    }
+    assert not torch.equal(
+        saved["baseline"]["audio.net.0.weight"], saved["videoadviser"]["audio.net.0.weight"]
+    )  # trained differently
+    bench = _benchmark("retrieval_cost.py", "--run", str(out), "--repeats", "3")
+    lines = bench.splitlines()[1:3]
+    assert lines[0].split()[1:3] == lines[1].split()[1:3]  # serving params, FLOPs
 
     # the controls benchmark: the real teacher against a uniform and a class-shuffled one
     sets = [a for a in FAST if a.startswith(("data.", "teacher.", "model.", "cache_dir"))]
@@ -263,3 +262,65 @@ def test_teacher_with_a_trained_vision_tower(
     assert len(teacher["folds"]) == 2 and 0 <= teacher["test_accuracy_mean"] <= 1
     stamp = json.loads((out / "teacher" / "stage.json").read_text())
     assert stamp["inputs"]["teacher"]["freeze_vision"] is False
+
+
+def test_teacher_files_must_fit_the_folds(
+    tiny_vegas: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    data = tiny_vegas / "vegas_feature.h5"
+    ids = results_clip_ids(data)
+    args = ["retrieval", "run", "--data", str(data), "-q", *FAST]
+
+    def teacher_file(name: str, logits: np.ndarray) -> str:
+        path = tmp_path / name
+        with h5py.File(path, "w") as h5:
+            h5.create_dataset("clip_id", data=np.array(ids, dtype="S"))
+            h5.create_dataset("logits", data=logits)
+        return str(path)
+
+    nan = np.zeros((60, 10), np.float32)
+    nan[5] = np.nan
+    assert main([*args, "--teacher-outputs", teacher_file("nan.h5", nan), "--out", "r1"]) == 2
+    assert f"no finite logits for clip {ids[5]!r}" in capsys.readouterr().err
+
+    per_fold = np.zeros((2, 60, 10), np.float32)  # no fold's test clips left NaN
+    assert main([*args, "--teacher-outputs", teacher_file("f.h5", per_fold), "--out", "r2"]) == 2
+    assert "fold 0's teacher has logits for fold 0's test clips" in capsys.readouterr().err
+
+
+def test_per_video_folder_end_to_end_and_folds_file_changes(
+    tiny_vegas: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    ids = [line.split(",")[0] for line in (tiny_vegas / "labels.csv").read_text().splitlines()[1:]]
+    folds = tmp_path / "folds.csv"
+    folds.write_text("clip_id,fold\n" + "".join(f"{c},{i % 2}\n" for i, c in enumerate(ids)))
+    args = [
+        "retrieval",
+        "run",
+        "--data",
+        str(tiny_vegas),
+        "--folds-file",
+        str(folds),
+        "--out",
+        "run",
+        "-q",
+        *FAST,
+    ]
+    assert main(args) == 0  # the per-video layout, its videos/ inside, the user's folds
+    results = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert results["dataset"]["classes"][0] == "baby crying"  # from labels.csv's class_name
+    # the folds file edited in place: the finished stages were made with other folds
+    folds.write_text("clip_id,fold\n" + "".join(f"{c},{(i + 1) % 2}\n" for i, c in enumerate(ids)))
+    assert main(args) == 2
+    assert "was made from other inputs" in capsys.readouterr().err
+    # names given in the recipe must be one per class
+    assert main([*args, "--set", 'data.class_names=["a"]', "--out", "run2"]) == 2
+    assert "data.class_names: 1 names for the 10 classes" in capsys.readouterr().err

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-import pickle
+import re
 from pathlib import Path
 
 import h5py
@@ -12,7 +12,6 @@ import pytest
 
 from videoadviser.errors import DataError
 from videoadviser.retrieval.vegas import (
-    PACKED_KEYS,
     balanced_folds,
     holdout,
     pool_uint8,
@@ -77,10 +76,11 @@ def test_packed_labels_may_be_a_column_or_one_hot(tmp_path: Path) -> None:
             "visual_train: row 0 holds NaN",
         ),
         ({"lab_train": np.ones((12, 3))}, "lab_train: a 2-d label array must be one-hot"),
+        ({"lab_test": np.full(6, 7)}, "class(es) [3, 4, 5, 6] never occur"),
     ],
 )
 def test_bad_packed_file_names_the_key(tmp_path: Path, replace: dict, message: str) -> None:
-    with pytest.raises(DataError, match=message.replace("(", r"\(").replace(")", r"\)")):
+    with pytest.raises(DataError, match=re.escape(message)):
         read_packed(_packed(tmp_path / "bad.h5", **replace))
 
 
@@ -131,7 +131,29 @@ def test_per_video_layout_refuses_pickles_and_missing_files(tmp_path: Path) -> N
     (folder / "visual" / "c2.npy").unlink()
     with pytest.raises(DataError, match=r"c2\.npy: missing \(row 4"):
         read_per_video(folder)
-    assert pickle  # the refusal above is np.load(allow_pickle=False)
+    (folder / "visual" / "c2.npy").write_bytes(b"")
+    with pytest.raises(DataError, match=r"c2\.npy: not a plain \.npy array"):
+        read_per_video(folder)
+
+
+def test_per_video_class_names_and_bad_rows(tmp_path: Path) -> None:
+    folder = _per_video(tmp_path / "pv")
+    table = folder / "labels.csv"
+    rows = table.read_text().splitlines()
+    named = ["clip_id,label,class_name"] + [
+        f"{r},{'dog' if r.endswith(',0') else 'drum'}" for r in rows[1:]
+    ]
+    table.write_text("\n".join(named) + "\n")
+    assert read_per_video(folder).class_names == ["dog", "drum"]
+    table.write_text("\n".join([*named[:3], "c2,0,cat", *named[4:]]) + "\n")
+    with pytest.raises(DataError, match="row 4: class_name 'cat' for label 0"):
+        read_per_video(folder)
+    table.write_text("\n".join([*rows[:3], "c2", *rows[4:]]) + "\n")
+    with pytest.raises(DataError, match="row 4: wrong number of fields"):
+        read_per_video(folder)
+    table.write_text("\n".join([*rows[:3], "c2,-1", *rows[4:]]) + "\n")
+    with pytest.raises(DataError, match="row 4: label -1 is negative"):
+        read_per_video(folder)
 
 
 def test_balanced_folds_keep_classes_balanced_and_are_deterministic() -> None:
@@ -164,14 +186,3 @@ def test_user_folds_file(tmp_path: Path) -> None:
     path.write_text("clip_id,fold\na,x\n")
     with pytest.raises(DataError, match="row 2: fold 'x' is not an integer"):
         read_folds(path, ["a"])
-
-
-def test_packed_keys_are_the_public_release_keys() -> None:
-    assert set(PACKED_KEYS) == {
-        "audio_train",
-        "visual_train",
-        "lab_train",
-        "audio_test",
-        "visual_test",
-        "lab_test",
-    }

@@ -27,6 +27,9 @@ class RetrievalDataConfig:
     path: str = "data/vegas-demo/vegas_feature.h5"
     # the clips' videos as <clip_id>.mp4 ("": a videos/ folder beside the features)
     videos: str = ""
+    # the K class names (the teacher's prompts), in label order; default: the file's own
+    # (packed: attribute class_names; per-video: a class_name column), else "class <i>"
+    class_names: list[str] = field(default_factory=list)
     make_demo: bool = True  # make the embedded VEGAS-like set at `path` if it is not there
     demo_clips_per_class: int = 50
     folds: int = 5  # class-balanced folds over all clips

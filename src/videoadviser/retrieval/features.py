@@ -19,6 +19,7 @@ Quantisation maps each value's documented range linearly onto 0-255 (see :data:`
 
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 from pathlib import Path
 
@@ -68,6 +69,12 @@ def log_mel(wave: np.ndarray) -> np.ndarray:
     return np.log(spectrum @ mel_filterbank() + LOG_OFFSET)
 
 
+def whole_seconds(duration: float) -> int:
+    """Per-second rows for a clip of ``duration`` s: a last part of half a second or more
+    counts as a second (at least 1); the same rule for audio and video."""
+    return max(1, math.floor(duration + 0.5))
+
+
 def _quantise(values: np.ndarray, low: float, high: float) -> np.ndarray:
     return np.round(np.clip((values - low) / (high - low), 0.0, 1.0) * 255.0).astype(np.uint8)
 
@@ -75,9 +82,10 @@ def _quantise(values: np.ndarray, low: float, high: float) -> np.ndarray:
 def audio_features(wave: np.ndarray) -> np.ndarray:
     """``(S,)`` samples at 16 kHz -> ``(seconds, 128)`` uint8 (a partial last second counts if
     it is at least half a second long)."""
-    frames = log_mel(np.asarray(wave, dtype=np.float64))
+    wave = np.asarray(wave, dtype=np.float64)
+    frames = log_mel(wave)
     per_second = SAMPLE_RATE // HOP
-    seconds = max(1, int(round(frames.shape[0] / per_second)))
+    seconds = whole_seconds(wave.size / SAMPLE_RATE)
     out = np.empty((seconds, AUDIO_DIM), dtype=np.uint8)
     for s in range(seconds):
         chunk = frames[s * per_second : (s + 1) * per_second]
@@ -122,7 +130,7 @@ def visual_features(frames: np.ndarray, fps: float) -> np.ndarray:
     """``(F, H, W, 3)`` uint8 frames at ``fps`` -> ``(seconds, 1024)`` uint8."""
     per_frame = frame_descriptors(frames)
     step = max(1, int(round(fps)))
-    seconds = max(1, int(round(len(frames) / step)))
+    seconds = whole_seconds(len(frames) / fps)
     out = np.empty((seconds, VISUAL_DIM), dtype=np.uint8)
     for s in range(seconds):
         chunk = per_frame[s * step : (s + 1) * step]

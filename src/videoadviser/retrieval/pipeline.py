@@ -38,6 +38,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from videoadviser.data.clips import file_stamp
+from videoadviser.errors import ConfigError
 from videoadviser.evaluation.metrics import average_precisions
 from videoadviser.evaluation.significance import aso_epsilon_min, paired_bootstrap
 from videoadviser.pipeline import reuse_or_run, run_info
@@ -84,7 +86,16 @@ def prepare_retrieval_data(recipe: RetrievalRecipe, progress: bool = True) -> Re
             VegasDemoConfig(clips_per_class=recipe.data.demo_clips_per_class),
             progress=progress,
         )
-    return read_retrieval_set(path)
+    data = read_retrieval_set(path)
+    names = recipe.data.class_names
+    if names:
+        if len(names) != data.num_classes or not all(isinstance(n, str) and n for n in names):
+            raise ConfigError(
+                f"data.class_names: {len(names)} names for the {data.num_classes} classes of "
+                f"{path}; give one non-empty name per class, in label order"
+            )
+        data.class_names = list(names)
+    return data
 
 
 def fold_split(
@@ -104,12 +115,35 @@ def fold_split(
     return out
 
 
-def _data_stamp(data: RetrievalSet) -> dict[str, Any]:
+def videos_folder(recipe: RetrievalRecipe) -> Path:
+    """Where the teacher finds ``<clip_id>.mp4``: ``data.videos``, else ``videos/`` beside a
+    packed file or inside a per-video folder."""
+    if recipe.data.videos:
+        return Path(recipe.data.videos)
+    path = Path(recipe.data.path)
+    return (path if path.is_dir() else path.parent) / VIDEOS_DIR
+
+
+def _data_stamp(
+    data: RetrievalSet, splits: list[tuple[np.ndarray, np.ndarray, np.ndarray]]
+) -> dict[str, Any]:
+    """What a stage read: the features, labels, clip ids, class names and every fold's rows
+    (contents, not paths: an edited folds file is a change, a moved data folder is not)."""
     digest = hashlib.sha256()
-    for array in (data.audio, data.visual, data.labels):
+    for array in (data.audio, data.visual, data.labels, *[r for split in splits for r in split]):
         digest.update(np.ascontiguousarray(array).tobytes())
     digest.update("\0".join(data.clip_ids).encode())
-    return {"features": digest.hexdigest()[:16], "clips": len(data)}
+    digest.update("\0".join(data.class_names).encode())
+    return {"hash": digest.hexdigest()[:16], "clips": len(data), "folds": len(splits)}
+
+
+def _videos_stamp(data: RetrievalSet, videos: Path) -> str:
+    """Size and modification time of every clip's video (a changed video is a change)."""
+    digest = hashlib.sha256()
+    for clip_id in data.clip_ids:
+        path = videos / f"{clip_id}.mp4"
+        digest.update(f"{clip_id}:{file_stamp(str(path)) if path.is_file() else '-'}".encode())
+    return digest.hexdigest()[:16]
 
 
 def teacher_stage(
@@ -122,20 +156,22 @@ def teacher_stage(
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """Train one teacher per fold (or reuse the finished stage): logits ``(F, N, K)``."""
     folder = out / "teacher"
-    videos = (
-        Path(recipe.data.videos)
-        if recipe.data.videos
-        else Path(recipe.data.path).parent / VIDEOS_DIR
-    )
+    videos = videos_folder(recipe)
     stamp = make_stamp(
         teacher=asdict(recipe.teacher),
-        data=_data_stamp(data),
-        folds=asdict(recipe.data),
+        data=_data_stamp(data, splits),
+        videos=_videos_stamp(data, videos),
         seed=recipe.seeds[0],
     )
 
     def run() -> dict[str, Any]:
         seed = recipe.seeds[0]
+        if all(name == f"class {i}" for i, name in enumerate(data.class_names)):
+            logger.warning(
+                "%s has no class names, so the teacher's prompts say 'class 0' ... and carry "
+                "no meaning for a pretrained CLIP; give them with --set data.class_names=[...]",
+                data.source,
+            )
         first = build_retrieval_teacher(recipe.teacher, data.class_names, recipe.cache_dir, seed)
         inputs = video_inputs(first, data, videos, recipe.teacher, recipe.cache_dir, progress)
         logits = np.full((len(splits), len(data), data.num_classes), np.nan, dtype=np.float32)
@@ -170,7 +206,7 @@ def teacher_stage(
         return {"metrics": summary}
 
     result = reuse_or_run(folder, run, stamp, overwrite)
-    return read_teacher_outputs(folder / TEACHER_FILE, data, len(splits)), result["metrics"]
+    return read_teacher_outputs(folder / TEACHER_FILE, data, splits), result["metrics"]
 
 
 def model_stage(
@@ -182,6 +218,7 @@ def model_stage(
     seed: int,
     folder: Path,
     teacher_hash: str,
+    data_hash: dict[str, Any],
     overwrite: bool,
 ) -> dict[str, Any]:
     """Train (or reuse) one retrieval model of one fold and seed; its test mAP and query APs."""
@@ -196,8 +233,7 @@ def model_stage(
     stamp = make_stamp(
         model=asdict(settings),
         seed=seed,
-        data=_data_stamp(data),
-        folds=asdict(recipe.data),
+        data=data_hash,
         teacher=teacher_hash if model == "videoadviser" else None,
     )
 
@@ -293,8 +329,9 @@ def _run_retrieval(
     splits = fold_split(recipe, data)
     write_json(out / "recipe.json", recipe.to_dict())
     timings: dict[str, float] = {"data": time.perf_counter() - started}
+    data_hash = _data_stamp(data, splits)
     if teacher_outputs:
-        logits = read_teacher_outputs(teacher_outputs, data, len(splits))
+        logits = read_teacher_outputs(teacher_outputs, data, splits)
         teacher_metrics: dict[str, Any] = {"source": str(teacher_outputs)}
     else:
         logits, teacher_metrics = teacher_stage(recipe, data, splits, out, progress, overwrite)
@@ -306,7 +343,16 @@ def _run_retrieval(
     for f, seed, model in tqdm(jobs, desc="retrieval models", disable=not progress):
         folder = out / f"fold_{f}" / f"seed_{seed}" / model
         metrics = model_stage(
-            recipe, data, splits[f], logits[f], model, seed, folder, teacher_hash, overwrite
+            recipe,
+            data,
+            splits[f],
+            logits[f],
+            model,
+            seed,
+            folder,
+            teacher_hash,
+            data_hash,
+            overwrite,
         )
         runs.append({"model": model, "fold": f, "seed": seed, **metrics})
     timings["models"] = time.perf_counter() - started - timings["data"] - timings["teacher"]

@@ -249,12 +249,19 @@ def write_teacher_outputs(
         h5.attrs["class_names"] = np.array(class_names, dtype="S")
 
 
-def read_teacher_outputs(path: str | Path, data: RetrievalSet, folds: int) -> np.ndarray:
+def read_teacher_outputs(
+    path: str | Path, data: RetrievalSet, splits: list[tuple[np.ndarray, np.ndarray, np.ndarray]]
+) -> np.ndarray:
     """Teacher logits for every clip of ``data``, per fold: ``(folds, N, K)`` float32.
 
+    A per-fold file ``(F, N, K)`` must leave exactly each fold's test clips NaN (so it was made
+    with these folds: a teacher never serves a fold whose test clips it saw); an ``(N, K)``
+    file serves every fold. Every fold's training and validation clips need finite logits.
+
     Raises:
-        DataError: the file is missing or malformed, lacks a clip of ``data``, or its class
-            count differs; the message names the file, the key or the clip.
+        DataError: the file is missing or malformed, lacks a clip or class of ``data``, holds a
+            clip twice, or was made with other folds; the message names the file, key, clip or
+            fold.
     """
     import h5py
 
@@ -272,14 +279,19 @@ def read_teacher_outputs(path: str | Path, data: RetrievalSet, folds: int) -> np
                     f"{path}: missing key(s) {', '.join(missing)} (needs clip_id, logits)"
                 )
             ids = [v.decode() if isinstance(v, bytes) else str(v) for v in h5["clip_id"][()]]
-            logits = np.asarray(h5["logits"][()], dtype=np.float32)
+            raw = np.asarray(h5["logits"][()])
+            names = h5.attrs.get("class_names")
     except OSError as error:
         raise DataError(f"{path}: not an HDF5 file ({error})") from None
+    if not np.issubdtype(raw.dtype, np.number):
+        raise DataError(f"{path}:logits: expected numbers, got dtype {raw.dtype}")
+    logits = raw.astype(np.float32)
+    folds = len(splits)
     if logits.ndim == 2:
         logits = np.broadcast_to(logits, (folds, *logits.shape))
     if logits.ndim != 3 or logits.shape[1] != len(ids):
         raise DataError(
-            f"{path}:logits: shape {logits.shape} does not match {len(ids)} clip ids "
+            f"{path}:logits: shape {raw.shape} does not match {len(ids)} clip ids "
             "(expected (N, K) or (folds, N, K))"
         )
     if logits.shape[0] != folds:
@@ -288,10 +300,35 @@ def read_teacher_outputs(path: str | Path, data: RetrievalSet, folds: int) -> np
         raise DataError(
             f"{path}:logits: {logits.shape[2]} classes, the features have {data.num_classes}"
         )
-    position = {c: i for i, c in enumerate(ids)}
+    if names is not None and not isinstance(names, str | bytes):
+        given = [n.decode() if isinstance(n, bytes) else str(n) for n in np.asarray(names)]
+        if given != data.class_names:
+            raise DataError(
+                f"{path}: class_names {given} differ from the features' {data.class_names}"
+            )
+    position: dict[str, int] = {}
+    for i, clip in enumerate(ids):
+        if clip in position:
+            raise DataError(f"{path}:clip_id: clip {clip!r} appears twice")
+        position[clip] = i
     absent = [c for c in data.clip_ids if c not in position]
     if absent:
         raise DataError(
             f"{path}: no teacher logits for clip {absent[0]!r} ({len(absent)} clip(s) missing)"
         )
-    return np.ascontiguousarray(logits[:, [position[c] for c in data.clip_ids]])
+    out = np.ascontiguousarray(logits[:, [position[c] for c in data.clip_ids]])
+    for f, (train, valid, test) in enumerate(splits):
+        used = np.concatenate([train, valid])
+        bad = used[~np.isfinite(out[f, used]).all(1)]
+        if bad.size:
+            raise DataError(
+                f"{path}: no finite logits for clip {data.clip_ids[bad[0]]!r}, a training clip "
+                f"of fold {f} ({bad.size} such clip(s))"
+            )
+        if raw.ndim == 3 and not np.isnan(out[f, test]).all():
+            raise DataError(
+                f"{path}: fold {f}'s teacher has logits for fold {f}'s test clips, so it was "
+                "made with other folds (or saw them); make it with this run's folds, or give "
+                "one (N, K) teacher that never saw any of these clips"
+            )
+    return out

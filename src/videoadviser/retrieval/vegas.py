@@ -159,7 +159,10 @@ def read_packed(path: str | Path) -> RetrievalSet:
                 names = [f"{part}/{i}" for i in range(len(labels))]
             ids += names
             split += [part] * len(labels)
-        class_names = [_text(v) for v in handle.attrs.get("class_names", [])]
+        attribute = handle.attrs.get("class_names", [])
+        if isinstance(attribute, str | bytes) or np.ndim(attribute) != 1:
+            raise DataError(f"{path}: attribute class_names must be a list of names")
+        class_names = [_text(v) for v in attribute]
     labels = np.concatenate(parts["labels"])
     return _checked(
         RetrievalSet(
@@ -180,8 +183,15 @@ def _text(value: object) -> str:
 
 
 def _checked(data: RetrievalSet, label_key: str) -> RetrievalSet:
-    """Fill in class names, check ids are unique and every label has a name."""
+    """Fill in class names; check every class 0..K-1 occurs, ids are unique and every label
+    has a name."""
     k = int(data.labels.max()) + 1
+    absent = sorted(set(range(k)) - set(data.labels.tolist()))
+    if absent:
+        raise DataError(
+            f"{label_key}: labels go up to {k - 1} but class(es) {absent[:5]} never occur; "
+            "labels must be 0..K-1 with every class present"
+        )
     if not data.class_names:
         data.class_names = [f"class {i}" for i in range(k)]
     if k > len(data.class_names):
@@ -213,26 +223,44 @@ def read_per_video(folder: str | Path, class_names: list[str] | None = None) -> 
     table = folder / "labels.csv"
     rows = _read_table(table, ("clip_id", "label"), "the per-video layout's labels.csv")
     audio, visual, labels, ids = [], [], [], []
+    names: dict[int, str] = {}
     for line, row in enumerate(rows, start=2):
+        if None in row.values() or None in row:
+            raise DataError(f"{table}, row {line}: wrong number of fields")
         clip = row["clip_id"].strip()
         if not clip or "/" in clip or "\\" in clip or clip.startswith("."):
             raise DataError(f"{table}, row {line}: clip_id {clip!r} is not a plain file name")
         try:
-            labels.append(int(row["label"]))
+            label = int(row["label"])
         except ValueError:
             raise DataError(
                 f"{table}, row {line}: label {row['label']!r} is not a class index"
             ) from None
+        if label < 0:
+            raise DataError(f"{table}, row {line}: label {label} is negative; labels are 0..K-1")
+        if row.get("class_name"):
+            if names.setdefault(label, row["class_name"]) != row["class_name"]:
+                raise DataError(
+                    f"{table}, row {line}: class_name {row['class_name']!r} for label {label}, "
+                    f"which an earlier row calls {names[label]!r}"
+                )
+        labels.append(label)
         for modality, out in (("audio", audio), ("visual", visual)):
             path = folder / modality / f"{clip}.npy"
             if not path.is_file():
                 raise DataError(f"{path}: missing (row {line} of {table})")
             try:
                 array = np.load(path, allow_pickle=False)
-            except ValueError as error:
+            except (ValueError, OSError, EOFError) as error:
                 raise DataError(f"{path}: not a plain .npy array ({error})") from None
+            if not isinstance(array, np.ndarray):
+                raise DataError(f"{path}: not a plain .npy array (an .npz archive?)")
             out.append(pool_uint8(array, str(path)))
         ids.append(clip)
+    if names and class_names is None:
+        if set(names) != set(range(max(names) + 1)):
+            raise DataError(f"{table}: class_name is missing for some labels")
+        class_names = [names[i] for i in range(max(names) + 1)]
     for name, values in (("audio", audio), ("visual", visual)):
         dims = {v.shape[0] for v in values}
         if len(dims) > 1:
