@@ -52,7 +52,6 @@ from videoadviser.data.unlabelled import TransferSet, check_no_overlap, load_unl
 from videoadviser.pipeline import (
     clip_errors,
     compare,
-    reuse_or_run,
     student_folder,
     student_stamp,
     teacher_stage,
@@ -60,6 +59,7 @@ from videoadviser.pipeline import (
 from videoadviser.student.trainer import train_student
 from videoadviser.teacher.trainer import PREDICTIONS_FILE
 from videoadviser.utils.io import write_csv, write_json
+from videoadviser.utils.stage import reuse_or_run
 
 
 def student_errors(folder: Path, dataset: SentimentDataset) -> np.ndarray:

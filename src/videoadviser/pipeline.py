@@ -20,20 +20,15 @@ from __future__ import annotations
 
 import csv
 import logging
-import platform
 import statistics
-import subprocess
 import time
-from collections.abc import Callable
 from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
-from videoadviser import __version__
 from videoadviser.config import Recipe
 from videoadviser.data.dataset import SentimentDataset, load_dataset
 from videoadviser.data.demo import DemoConfig, make_demo_dataset, make_demo_pool
@@ -53,16 +48,17 @@ from videoadviser.teacher.predict import (
     predict_teacher,
 )
 from videoadviser.teacher.trainer import PREDICTIONS_FILE, train_teacher, write_predictions
-from videoadviser.utils.io import read_json, write_csv, write_json
+from videoadviser.utils.io import write_csv, write_json
 from videoadviser.utils.runtime import (
     is_main_process,
     main_process_first,
     process_state,
     resolve_precision,
+    run_info,
     run_on_main,
     wait_for_everyone,
 )
-from videoadviser.utils.stage import claim_stage, make_stamp
+from videoadviser.utils.stage import claim_stage, make_stamp, reuse_or_run
 
 logger = logging.getLogger(__name__)
 
@@ -86,20 +82,6 @@ TABLE_COLUMNS = (
     ("F1 Non0", "Non0_F1_score"),
     ("Acc-7", "Mult_acc_7"),
 )
-
-
-def git_revision() -> str:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=Path(__file__).parent,
-            capture_output=True,
-            text=True,
-            timeout=5,
-        )
-        return out.stdout.strip() or "unknown"
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
 
 
 def prepare_dataset(recipe: Recipe, progress: bool = True) -> SentimentDataset:
@@ -131,27 +113,6 @@ def prepare_transfer(
     transfer = load_unlabelled(path, data.video_policy, progress, limit=data.unlabelled_limit)
     check_no_overlap(dataset, transfer)
     return transfer
-
-
-def reuse_or_run(
-    folder: Path,
-    run: Callable[[], dict[str, Any]],
-    stamp: dict[str, Any] | None = None,
-    overwrite: bool = False,
-) -> dict[str, Any]:
-    """Run a stage unless ``folder`` holds it finished (then reuse its ``metrics.json``: a
-    resumed run). With a ``stamp`` (:func:`teacher_stamp`, :func:`student_stamp`) a folder
-    made from other inputs is an error, or, with ``overwrite``, deleted and run again."""
-    with main_process_first():  # the main process claims (or clears) the folder first
-        finished = (folder / "metrics.json").is_file()
-        if stamp is not None:
-            finished = claim_stage(folder, stamp, overwrite)
-    if finished:
-        logger.info("reusing finished stage %s", folder)
-        return {"metrics": read_json(folder / "metrics.json"), "reused": True}
-    result = run()
-    wait_for_everyone()  # what the main process wrote is there for every process
-    return result
 
 
 def teacher_stamp(recipe: Recipe, dataset: SentimentDataset) -> dict[str, Any]:
@@ -444,21 +405,6 @@ def write_results(
     ]
     write_csv(out / "summary.csv", summary_rows, list(summary_rows[0]))
     write_json(out / "run_info.json", run_info(seeds))
-
-
-def run_info(seeds: list[int]) -> dict[str, Any]:
-    """What made a run folder: seeds, package version, git revision, software, machine."""
-    return {
-        "seeds": seeds,
-        "version": __version__,
-        "git_revision": git_revision(),
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "machine": platform.platform(),
-        "cuda": torch.cuda.is_available(),
-        "finished": datetime.now(UTC).isoformat(),
-        "processes": process_state().num_processes,
-    }
 
 
 def _summarise(metrics: list[dict[str, float]]) -> dict[str, dict[str, float]]:

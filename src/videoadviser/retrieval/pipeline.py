@@ -42,7 +42,6 @@ from videoadviser.data.clips import file_stamp
 from videoadviser.errors import ConfigError
 from videoadviser.evaluation.metrics import average_precisions
 from videoadviser.evaluation.significance import aso_epsilon_min, paired_bootstrap
-from videoadviser.pipeline import reuse_or_run, run_info
 from videoadviser.retrieval.config import RetrievalRecipe
 from videoadviser.retrieval.demo import PACKED_FILE, VIDEOS_DIR, VegasDemoConfig, make_vegas_demo
 from videoadviser.retrieval.teacher import (
@@ -64,7 +63,8 @@ from videoadviser.retrieval.vegas import (
 )
 from videoadviser.utils.checkpoint import save_checkpoint
 from videoadviser.utils.io import write_csv, write_json
-from videoadviser.utils.stage import make_stamp
+from videoadviser.utils.runtime import run_info
+from videoadviser.utils.stage import make_stamp, reuse_or_run
 
 logger = logging.getLogger(__name__)
 

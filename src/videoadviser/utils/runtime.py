@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import logging
+import platform
 import random
+import subprocess
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
 import torch
 from accelerate import Accelerator, PartialState
 from accelerate.utils import DistributedDataParallelKwargs
+
+from videoadviser import __version__
 
 logger = logging.getLogger(__name__)
 
@@ -117,3 +123,33 @@ def run_on_main(write: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
     result = write(*args, **kwargs) if is_main_process() else None
     wait_for_everyone()
     return result
+
+
+def git_revision() -> str:
+    """The package checkout's git commit, or "unknown"."""
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=Path(__file__).parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def run_info(seeds: list[int]) -> dict[str, Any]:
+    """What made a run folder: seeds, package version, git revision, software, machine."""
+    return {
+        "seeds": seeds,
+        "version": __version__,
+        "git_revision": git_revision(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "machine": platform.platform(),
+        "cuda": torch.cuda.is_available(),
+        "finished": datetime.now(UTC).isoformat(),
+        "processes": process_state().num_processes,
+    }

@@ -15,12 +15,14 @@ import hashlib
 import json
 import logging
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from videoadviser import __version__
 from videoadviser.errors import ConfigError
 from videoadviser.utils.io import read_json, to_jsonable, write_json
+from videoadviser.utils.runtime import main_process_first, wait_for_everyone
 
 logger = logging.getLogger(__name__)
 
@@ -95,3 +97,24 @@ def claim_stage(folder: Path, stamp: dict[str, Any], overwrite: bool = False) ->
         f"{folder} {reason}. Its results would not be what this recipe produces: pass "
         "--overwrite to retrain it, or choose another --out folder"
     )
+
+
+def reuse_or_run(
+    folder: Path,
+    run: Callable[[], dict[str, Any]],
+    stamp: dict[str, Any] | None = None,
+    overwrite: bool = False,
+) -> dict[str, Any]:
+    """Run a stage unless ``folder`` holds it finished (then reuse its ``metrics.json``: a
+    resumed run). With a ``stamp`` (:func:`make_stamp` of what the stage reads) a folder
+    made from other inputs is an error, or, with ``overwrite``, deleted and run again."""
+    with main_process_first():  # the main process claims (or clears) the folder first
+        finished = (folder / "metrics.json").is_file()
+        if stamp is not None:
+            finished = claim_stage(folder, stamp, overwrite)
+    if finished:
+        logger.info("reusing finished stage %s", folder)
+        return {"metrics": read_json(folder / "metrics.json"), "reused": True}
+    result = run()
+    wait_for_everyone()  # what the main process wrote is there for every process
+    return result
