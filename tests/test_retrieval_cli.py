@@ -138,8 +138,7 @@ def test_run_prints_the_table_and_writes_results(
     # teacher outputs from a file: no video is needed
     teacher_file = tmp_path / "teacher.h5"
     shutil.copy(out / "teacher" / "teacher_outputs.h5", teacher_file)
-    no_videos = tmp_path / "features-only"
-    shutil.copytree(tiny_vegas, no_videos, ignore=shutil.ignore_patterns("videos"))
+    no_videos = _without_videos(tiny_vegas, tmp_path / "features-only")
     assert (
         main(
             [
@@ -158,6 +157,12 @@ def test_run_prints_the_table_and_writes_results(
         == 0
     )
     assert "Teacher outputs from" in capsys.readouterr().out
+
+
+def _without_videos(folder: Path, copy: Path) -> Path:
+    """A copy of the embedded set with its features and no videos."""
+    shutil.copytree(folder, copy, ignore=shutil.ignore_patterns("videos"))
+    return copy
 
 
 def _benchmark(script: str, *args: str) -> str:
@@ -215,8 +220,7 @@ def test_bad_inputs_exit_2_naming_the_problem(
     assert "no teacher logits for clip 'baby_crying_0000'" in capsys.readouterr().err
 
     # videos missing for the teacher
-    features_only = tmp_path / "nov"
-    shutil.copytree(tiny_vegas, features_only, ignore=shutil.ignore_patterns("videos"))
+    features_only = _without_videos(tiny_vegas, tmp_path / "nov")
     assert (
         main(
             [

@@ -23,7 +23,6 @@ import logging
 import statistics
 import time
 from dataclasses import asdict, replace
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +49,7 @@ from videoadviser.teacher.predict import (
 from videoadviser.teacher.trainer import PREDICTIONS_FILE, train_teacher, write_predictions
 from videoadviser.utils.io import write_csv, write_json
 from videoadviser.utils.runtime import (
+    default_run_dir,
     is_main_process,
     main_process_first,
     process_state,
@@ -328,8 +328,7 @@ def run_experiment(
     a stage made by another recipe or data stops the run, unless ``overwrite`` (retrain it).
     """
     seeds = seeds or [recipe.seed]
-    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    out = Path(out_dir) if out_dir else Path("runs") / f"{recipe.name}-{stamp}"
+    out = Path(out_dir) if out_dir else default_run_dir(recipe.name)
     started = time.perf_counter()
     dataset = prepare_dataset(recipe, progress)
     transfer = prepare_transfer(recipe, dataset, progress)

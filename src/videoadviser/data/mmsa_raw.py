@@ -20,6 +20,7 @@ from videoadviser.data.records import (
     SPLITS,
     ClipRecord,
     check_unique_ids,
+    is_plain_name,
     join_problems,
     parse_label,
 )
@@ -40,7 +41,7 @@ def raw_video_path(root: str | Path, video_id: str, clip_id: str, where: str) ->
         DataError: naming ``where`` (the file and line, or the clip) and the id or link.
     """
     for field, value in (("video_id", video_id), ("clip_id", clip_id)):
-        if value in (".", "..") or any(c in value for c in "/\\\0") or Path(value).is_absolute():
+        if not is_plain_name(value):
             raise DataError(
                 f"{where}: {field} {value!r} is not a plain name (no '/', '\\', or '..'); "
                 "videos are read only from inside the dataset folder"

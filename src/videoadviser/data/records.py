@@ -6,6 +6,7 @@ import hashlib
 import json
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from videoadviser.errors import DataError
 
@@ -38,6 +39,16 @@ class ClipRecord:
     @property
     def has_video(self) -> bool:
         return self.video_path is not None
+
+
+def is_plain_name(value: str) -> bool:
+    """Whether an id can name a file inside a dataset folder: not ``.`` or ``..``, no path
+    separator or NUL, not absolute (so a path built from it stays inside the folder)."""
+    return (
+        value not in (".", "..")
+        and not any(c in value for c in "/\\\0")
+        and not (Path(value).is_absolute())
+    )
 
 
 def parse_label(raw: object, where: str, column: str = "label") -> float:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +25,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
+from videoadviser.data.clips import default_workers
 from videoadviser.data.frames import write_video
 from videoadviser.retrieval.features import video_features
 from videoadviser.retrieval.scenes import CLASSES, FPS, SAMPLE_RATE, clip_sound, render_scene
@@ -77,7 +77,7 @@ def make_vegas_demo(
     k = len(CLASSES)
     labels = np.repeat(np.arange(k), config.clips_per_class)
     ids = [f"{CLASSES[c].name.replace(' ', '_')}_{i:04d}" for i, c in enumerate(labels)]
-    workers = min(8, os.cpu_count() or 1) if workers < 0 else workers
+    workers = default_workers(workers)
     with staged_folder(folder) as staging:
         for sub in (VIDEOS_DIR, "audio", "visual"):
             (staging / sub).mkdir()

@@ -151,22 +151,22 @@ def decode_av(path: str | Path) -> tuple[np.ndarray, float, np.ndarray]:
     if not Path(path).is_file():
         raise VideoDecodeError(path, "file not found")
     try:
-        with av.open(path) as container:
+        with av.open(path) as container:  # one pass over the file for both streams
             if not container.streams.video:
                 raise VideoDecodeError(path, "no video stream")
             stream = container.streams.video[0]
             fps = float(stream.average_rate or stream.guessed_rate or 25)
-            frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
-        audio = np.zeros(0, dtype=np.float32)
-        with av.open(path) as container:
-            if container.streams.audio:
-                resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
-                chunks = []
-                for frame in container.decode(audio=0):
+            wanted = {"video": 0, **({"audio": 0} if container.streams.audio else {})}
+            resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
+            frames, chunks = [], []
+            for frame in container.decode(**wanted):
+                if isinstance(frame, av.VideoFrame):
+                    frames.append(frame.to_ndarray(format="rgb24"))
+                else:
                     chunks += [r.to_ndarray().reshape(-1) for r in resampler.resample(frame)]
+            if "audio" in wanted:
                 chunks += [r.to_ndarray().reshape(-1) for r in resampler.resample(None)]
-                if chunks:
-                    audio = np.concatenate(chunks)
+        audio = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.float32)
     except VideoDecodeError:
         raise
     except (av.FFmpegError, OSError, ValueError, EOFError) as error:

@@ -30,7 +30,6 @@ import logging
 import statistics
 import time
 from dataclasses import asdict, replace
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +62,7 @@ from videoadviser.retrieval.vegas import (
 )
 from videoadviser.utils.checkpoint import save_checkpoint
 from videoadviser.utils.io import write_csv, write_json
-from videoadviser.utils.runtime import run_info
+from videoadviser.utils.runtime import default_run_dir, run_info
 from videoadviser.utils.stage import make_stamp, reuse_or_run
 
 logger = logging.getLogger(__name__)
@@ -172,16 +171,18 @@ def teacher_stage(
                 "no meaning for a pretrained CLIP; give them with --set data.class_names=[...]",
                 data.source,
             )
-        first = build_retrieval_teacher(recipe.teacher, data.class_names, recipe.cache_dir, seed)
-        inputs = video_inputs(first, data, videos, recipe.teacher, recipe.cache_dir, progress)
+        # fold 0's teacher also computes the video inputs all folds share
+        teacher = build_retrieval_teacher(recipe.teacher, data.class_names, recipe.cache_dir, seed)
+        inputs = video_inputs(teacher, data, videos, recipe.teacher, recipe.cache_dir, progress)
         logits = np.full((len(splits), len(data), data.num_classes), np.nan, dtype=np.float32)
         folds = []
         for f, (train, valid, test) in enumerate(
             tqdm(splits, desc="teachers", disable=not progress)
         ):
-            teacher = build_retrieval_teacher(
-                recipe.teacher, data.class_names, recipe.cache_dir, seed, init_seed=seed + f
-            )
+            if f > 0:
+                teacher = build_retrieval_teacher(
+                    recipe.teacher, data.class_names, recipe.cache_dir, seed, init_seed=seed + f
+                )
             metrics = train_fold_teacher(
                 teacher,
                 inputs,
@@ -320,11 +321,7 @@ def _run_retrieval(
     overwrite: bool,
 ) -> dict[str, Any]:
     started = time.perf_counter()
-    out = (
-        Path(out_dir)
-        if out_dir
-        else Path("runs") / (f"{recipe.name}-{datetime.now(UTC).strftime('%Y%m%d-%H%M%S')}")
-    )
+    out = Path(out_dir) if out_dir else default_run_dir(recipe.name)
     data = prepare_retrieval_data(recipe, progress)
     splits = fold_split(recipe, data)
     write_json(out / "recipe.json", recipe.to_dict())

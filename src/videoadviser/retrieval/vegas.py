@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from videoadviser.data.records import is_plain_name
 from videoadviser.errors import DataError
 from videoadviser.utils.io import atomic_path
 
@@ -228,7 +229,7 @@ def read_per_video(folder: str | Path, class_names: list[str] | None = None) -> 
         if None in row.values() or None in row:
             raise DataError(f"{table}, row {line}: wrong number of fields")
         clip = row["clip_id"].strip()
-        if not clip or "/" in clip or "\\" in clip or clip.startswith("."):
+        if not clip or clip.startswith(".") or not is_plain_name(clip):
             raise DataError(f"{table}, row {line}: clip_id {clip!r} is not a plain file name")
         try:
             label = int(row["label"])

@@ -140,6 +140,11 @@ def git_revision() -> str:
         return "unknown"
 
 
+def default_run_dir(name: str) -> Path:
+    """``runs/<name>-<UTC time>``: where a run goes when no ``--out`` is given."""
+    return Path("runs") / f"{name}-{datetime.now(UTC).strftime('%Y%m%d-%H%M%S')}"
+
+
 def run_info(seeds: list[int]) -> dict[str, Any]:
     """What made a run folder: seeds, package version, git revision, software, machine."""
     return {
