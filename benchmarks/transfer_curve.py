@@ -19,15 +19,17 @@ epochs):
         --set student.min_epochs=0 --set student.patience=2 --set student.mixed_precision="no" \
         --pool-set student.eval_every=103 --pool-set student.min_epochs=1 --out runs/curve
 
-``--pool-set`` applies to the students with unlabelled clips only. ``eval_every=103`` validates
-them every 103 steps, one epoch of the 2000-clip student, so a large pool's long epochs are
-watched by early stopping at the same rate; ``min_epochs=1`` lets every student read its whole
-pool once before early stopping may stop it (without it, the 26951-clip student of seed 1111
-stopped after 412 steps, having read a quarter of its pool, on a noisy validation bump). Both
-leave the 2000-clip student trained exactly as the main job trains it (one validation per
-epoch, and patience 2 cannot stop it before its third validation). Stages are stamped as the
-main job's are (:mod:`videoadviser.utils.stage`): a student folder is reused only by the same
-student recipe, so a run with other settings needs its own ``--tag``.
+``--pool-set student.KEY=VALUE`` is ``--set student.transfer.KEY=VALUE``: the recipe's
+``[student.transfer]`` settings, which apply to the students with unlabelled clips only.
+``eval_every=103`` validates them every 103 steps, one epoch of the 2000-clip student, so a
+large pool's long epochs are watched by early stopping at the same rate; ``min_epochs=1`` lets
+every student read its whole pool once before early stopping may stop it (without it, the
+26951-clip student of seed 1111 stopped after 412 steps, having read a quarter of its pool, on
+a noisy validation bump). Both leave the 2000-clip student trained exactly as the main job
+trains it (one validation per epoch, and patience 2 cannot stop it before its third
+validation). Stages are stamped as the main job's are (:mod:`videoadviser.utils.stage`): a
+student folder is reused only by the same student recipe, so a run with other settings needs
+its own ``--tag``.
 
 ``--annotator-noise X`` makes (once) and uses an embedded dataset and pool whose annotators are
 noisier (``DemoConfig.annotator_noise``; default 0.6), for the regime map. ``--set`` changes the
@@ -69,7 +71,6 @@ def student_errors(folder: Path, dataset: SentimentDataset) -> np.ndarray:
 
 def run_seed(
     recipe: Recipe,
-    pool_recipe: Recipe,
     dataset: SentimentDataset,
     pool: TransferSet,
     folder: Path,
@@ -77,31 +78,39 @@ def run_seed(
     sizes: list[int],
 ) -> list[dict[str, Any]]:
     """Teacher (reused if there), its pool labels, the baseline and one student per size
-    (``pool_recipe`` for the students with unlabelled clips)."""
+    (those with unlabelled clips take the recipe's ``[student.transfer]`` settings)."""
     started = time.perf_counter()
     teacher, _, made_by = teacher_stage(recipe, dataset, folder, progress=False, transfer=pool)
     print(f"  teacher and its pool labels ready in {time.perf_counter() - started:.0f} s")
     predictions = folder / PREDICTIONS_FILE
     rows = [{"model": "teacher", "pool": 0, **_maes(teacher)}]
-    runs = [("baseline", 0, 0.0)] + [("distilled", n, recipe.student.lambda2) for n in sizes]
+    runs = [("baseline", 0, 0.0)] + [
+        ("distilled", n, recipe.student.resolved(with_transfer_set=n > 0).lambda2) for n in sizes
+    ]
     for model, n, lambda2 in runs:
         transfer = pool.head(n) if n else None
         name = "student_baseline" if model == "baseline" else "student_distilled"
         out = students / student_folder(name, transfer)  # the main job's names
         started = time.perf_counter()
-        student_recipe = pool_recipe if transfer is not None else recipe
         metrics = reuse_or_run(
             out,
-            lambda out=out, lambda2=lambda2, transfer=transfer, r=student_recipe: train_student(
-                r, dataset, out, predictions, lambda2, progress=False, transfer=transfer
+            lambda out=out, lambda2=lambda2, transfer=transfer: train_student(
+                recipe, dataset, out, predictions, lambda2, progress=False, transfer=transfer
             ),
-            student_stamp(student_recipe, dataset, lambda2, made_by, transfer),
+            student_stamp(recipe, dataset, lambda2, made_by, transfer),
         )["metrics"]
         row = {"model": model, "pool": n, **_maes(metrics), "folder": str(out)}
         row["seconds"] = round(time.perf_counter() - started, 1)
         print(f"  {model:9s} pool {n:6d}: valid {row['valid_MAE']:.4f} test {row['test_MAE']:.4f}")
         rows.append(row)
     return rows
+
+
+def transfer_override(override: str) -> str:
+    """``student.KEY=VALUE`` as the recipe's ``student.transfer.KEY=VALUE``."""
+    if not override.startswith("student."):
+        raise SystemExit(f"--pool-set {override}: expected student.KEY=VALUE")
+    return "student.transfer." + override.removeprefix("student.")
 
 
 def _maes(metrics: dict[str, Any]) -> dict[str, float]:
@@ -201,7 +210,8 @@ def main() -> None:
         "--pool-set",
         action="append",
         default=[],
-        help="recipe override for the students with unlabelled clips only",
+        help="student.KEY=VALUE for the students with unlabelled clips only (the same as "
+        "--set student.transfer.KEY=VALUE)",
     )
     args = parser.parse_args()
 
@@ -219,15 +229,19 @@ def main() -> None:
     pool = load_unlabelled(args.pool, progress=False).head(max(args.sizes))
     check_no_overlap(dataset, pool)
     run, out = Path(args.run), Path(args.out or args.run)
-    overrides = [f'data.path="{args.data}"', "data.make_demo=false", *args.set]
+    overrides = [
+        f'data.path="{args.data}"',
+        "data.make_demo=false",
+        *args.set,
+        *(transfer_override(o) for o in args.pool_set),
+    ]
     rows: list[dict[str, Any]] = []
     for seed in args.seeds:
         print(f"seed {seed}", flush=True)
         recipe = load_recipe(args.recipe, [*overrides, f"seed={seed}"])
-        pool_recipe = load_recipe(args.recipe, [*overrides, *args.pool_set, f"seed={seed}"])
         folder = run / f"seed_{seed}"
         students = folder / args.tag if args.tag else folder
-        for row in run_seed(recipe, pool_recipe, dataset, pool, folder, students, args.sizes):
+        for row in run_seed(recipe, dataset, pool, folder, students, args.sizes):
             rows.append({"seed": seed, **row})
     summary = summarise(rows, dataset, args.seeds)
     out.mkdir(parents=True, exist_ok=True)

@@ -75,3 +75,12 @@ def test_the_memory_benchmark_reports_a_ratio(tmp_path: Path, tiny_pool: Path) -
     assert "peak RSS, 12 clips / 12 clips:" in printed
     result = json.loads((out / "teacher_memory.json").read_text())
     assert len(result["rows"]) == 2 and result["rows"][0]["decode_cold_clips_per_s"] > 0
+
+
+def test_the_side_lane_benchmark_times_both_ways(tiny_demo: Path, tmp_path: Path) -> None:
+    printed = _run("side_lane.py", "--data", str(tiny_demo), "--rounds", "1",
+                   "--set", "student.batch_size=8", "--out", str(tmp_path))  # fmt: skip
+    assert "median ratio" in printed
+    result = json.loads((tmp_path / "side_lane.json").read_text())
+    assert len(result["ratios"]) == 1 and result["median_ratio"] > 0
+    assert all(len(v) == 1 and v[0] > 0 for v in result["seconds"].values())

@@ -52,6 +52,11 @@ def test_overrides() -> None:
         ("teacher.oof_folds=1", "teacher.oof_folds is 0 (off) or at least 2"),
         ("data.unlabelled_limit=-1", "data.unlabelled_limit and data.demo_unlabelled"),
         ('student.schedule="linear"', "student.schedule = 'linear' is not one of"),
+        ("student.transfer.epoch=3", "student.transfer: unknown key(s) epoch"),
+        ("student.transfer.epochs=0", "[student.transfer]: student.epochs is too small"),
+        ('student.transfer.distill_loss="kl"', "[student.transfer]: student.distill_loss = 'kl'"),
+        ("student.transfer.transfer.epochs=2", "cannot hold another [transfer] section"),
+        ("student.transfer=3", "student.transfer: expected a [transfer] section"),
     ],
 )
 def test_bad_values_are_named(override: str, message: str) -> None:
@@ -70,3 +75,16 @@ def test_recipe_file_from_a_path(tmp_path: Path) -> None:
         load_recipe(str(path))
     with pytest.raises(ConfigError, match="packaged recipes: demo, mosei, mosi"):
         load_recipe("nope")
+
+
+def test_transfer_settings_apply_to_the_transfer_student_only() -> None:
+    recipe = load_recipe(
+        "demo", ["student.distill_loss=\"mse\"", "student.transfer.distill_loss=\"l1\"",
+                 "student.transfer.epochs=2", "student.epochs=5"]
+    )  # fmt: skip
+    pool, labelled = recipe.student.resolved(True), recipe.student.resolved(False)
+    assert (pool.distill_loss, pool.epochs) == ("l1", 2)
+    assert (labelled.distill_loss, labelled.epochs) == ("mse", 5)
+    assert pool.transfer == {} and labelled.transfer == {}
+    assert "transfer" not in pool.settings()
+    assert recipe.student.transfer == {"distill_loss": "l1", "epochs": 2}  # the recipe is kept

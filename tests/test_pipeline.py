@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -67,7 +68,8 @@ def test_run_prints_the_table_writes_files_and_resumes(
     changed += ["--set", "student.lr=1e-4"]
     assert main(changed) == 2
     err = capsys.readouterr().err
-    assert f"{out / 'seed_1' / 'student_distilled'} was made from other inputs" in err
+    # (the first student stage to find it names itself: with the side lane, any of them)
+    assert re.search(rf"{re.escape(str(out / 'seed_1'))}/student_\w+ was made from other", err)
     assert "student.lr (5e-05 -> 0.0001)" in err and "--overwrite" in err
     # ... and --overwrite retrains the students only: the teacher's stamp still matches
     teacher = (out / "seed_1" / "teacher" / "metrics.json").stat().st_mtime_ns
@@ -152,5 +154,35 @@ def test_student_with_a_pool_needs_the_pools_teacher_predictions(
     predict += ["--unlabelled", str(tiny_pool), "--out", str(full), "-q", *FAST]
     assert main(predict) == 0
     assert "wrote 52 teacher predictions" in capsys.readouterr().out  # 40 labelled + 12 pool
-    assert main([*student, "--teacher-predictions", str(full)]) == 0
+    transfer = [
+        "--set",
+        'student.distill_loss="mse"',
+        "--set",
+        'student.transfer.distill_loss="l1"',
+    ]
+    assert main([*student, "--teacher-predictions", str(full), *transfer]) == 0
     assert (tmp_path / "s" / "best" / "config.json").is_file()
+    # with a pool the student trains with the recipe's [student.transfer] settings
+    exported = json.loads((tmp_path / "s" / "best" / "videoadviser_student.json").read_text())
+    assert exported["student"]["distill_loss"] == "l1" and "transfer" not in exported["student"]
+
+
+def test_transfer_settings_stamp_the_transfer_student_only(
+    tiny_demo: Path, tiny_pool: Path
+) -> None:
+    from videoadviser.config import load_recipe
+    from videoadviser.data.dataset import load_dataset
+    from videoadviser.data.unlabelled import load_unlabelled
+    from videoadviser.pipeline import student_stamp
+
+    dataset = load_dataset(tiny_demo, progress=False)
+    pool = load_unlabelled(tiny_pool, progress=False)
+    teacher = {"hash": "t"}
+    plain, tuned = load_recipe("demo"), load_recipe("demo", ["student.transfer.lr=1e-4"])
+    for lambda2, transfer in [(0.0, None), (1.0, None)]:
+        assert student_stamp(plain, dataset, lambda2, teacher, transfer) == student_stamp(
+            tuned, dataset, lambda2, teacher, transfer
+        )
+    assert student_stamp(plain, dataset, 1.0, teacher, pool) != student_stamp(
+        tuned, dataset, 1.0, teacher, pool
+    )

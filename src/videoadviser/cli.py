@@ -164,7 +164,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     recipe = _recipe(args)
     results = run_experiment(
-        recipe, args.out, args.seeds, progress=not args.quiet, overwrite=args.overwrite
+        recipe,
+        args.out,
+        args.seeds,
+        progress=not args.quiet,
+        overwrite=args.overwrite,
+        parallel_stages=args.parallel_stages,
     )
     if not is_main_process():  # under torchrun / accelerate launch, one process reports
         return 0
@@ -324,6 +329,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--overwrite",
         action="store_true",
         help="retrain the stages in --out that another recipe or dataset made (default: stop)",
+    )
+    run.add_argument(
+        "--parallel-stages",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="train the stages that do not wait for each other (the baseline beside the "
+        "teacher, the paper-setting student beside the transfer-set one) in two processes of "
+        "half the threads each (default: on a CPU with one process, where it is faster)",
     )
     run.set_defaults(handler=_cmd_run)
 

@@ -113,6 +113,20 @@ class StudentConfig:
     weight_decay: float = 0.01
     grad_clip: float = 0.0  # > 0: clip the gradient norm to this
     mixed_precision: str = "auto"
+    # [student.transfer]: keys of this section that differ for the student trained with a
+    # transfer set (unlabelled clips), e.g. its step-2 loss; the other students ignore them
+    transfer: dict[str, Any] = field(default_factory=dict)
+
+    def resolved(self, with_transfer_set: bool) -> StudentConfig:
+        """The settings one student trains with: these, with the ``[student.transfer]`` ones
+        applied when it learns from a transfer set; ``transfer`` itself is emptied."""
+        overrides = self.transfer if with_transfer_set else {}
+        return dataclasses.replace(self, **overrides, transfer={})
+
+    def settings(self) -> dict[str, Any]:
+        """The settings as plain data, without the ``transfer`` section (what a stamp or a
+        resume point records: :meth:`resolved` has already applied it)."""
+        return {k: v for k, v in dataclasses.asdict(self).items() if k != "transfer"}
 
 
 @dataclass
@@ -139,6 +153,8 @@ def _check_type(value: Any, annotation: Any, where: str) -> Any:
         annotation = next(a for a in options if a is not type(None))
     if annotation is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
+    if origin is dict and not isinstance(value, dict):
+        raise ConfigError(f"{where}: expected a [{where.rsplit('.', 1)[-1]}] section")
     if annotation in (int, float, str, bool) and (
         not isinstance(value, annotation) or (annotation is int and isinstance(value, bool))
     ):
@@ -175,6 +191,14 @@ def recipe_from_dict(values: dict[str, Any], source: str = "<recipe>") -> Recipe
 
 
 def _validate(recipe: Recipe, source: str) -> None:
+    transfer = recipe.student.transfer
+    if transfer:
+        # the transfer student's settings pass every check the [student] ones do
+        where = f"{source}: student.transfer"
+        if "transfer" in transfer:
+            raise ConfigError(f"{where}: cannot hold another [transfer] section")
+        student = build_config(StudentConfig, {**recipe.student.settings(), **transfer}, where)
+        _validate(dataclasses.replace(recipe, student=student), f"{source} [student.transfer]")
     choices = {
         "data.video_policy": (recipe.data.video_policy, ("error", "skip", "blank")),
         "teacher.inputs": (recipe.teacher.inputs, ("both", "video", "transcript")),

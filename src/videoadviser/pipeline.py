@@ -48,6 +48,7 @@ from videoadviser.teacher.predict import (
 )
 from videoadviser.teacher.trainer import PREDICTIONS_FILE, train_teacher, write_predictions
 from videoadviser.utils.io import write_csv, write_json
+from videoadviser.utils.lanes import SideLane, lanes_help, side_lane
 from videoadviser.utils.runtime import (
     default_run_dir,
     is_main_process,
@@ -143,14 +144,15 @@ def student_stamp(
     clips, the precision and the number of processes, and, when it distils, the teacher's
     stamp and the transfer set (the baseline's stamp leaves every distillation setting out)."""
     distils = lambda2 > 0
-    student = asdict(recipe.student)
+    settings = recipe.student.resolved(with_transfer_set=distils and transfer is not None)
+    student = settings.settings()
     if not distils:
         student = {k: v for k, v in student.items() if k not in DISTILLATION_ONLY}
     return make_stamp(
         seed=recipe.seed,
         student=student,
         lambda2=lambda2,
-        precision=resolve_precision(recipe.student.mixed_precision),
+        precision=resolve_precision(settings.mixed_precision),
         processes=process_state().num_processes,
         dataset=records_fingerprint(dataset.records),
         teacher=teacher["hash"] if distils and teacher is not None else None,
@@ -228,6 +230,32 @@ def teacher_stage(
     return teacher["metrics"], timings, stamp
 
 
+def student_stage(
+    recipe: Recipe,
+    dataset: SentimentDataset,
+    folder: Path,
+    name: str,
+    lambda2: float,
+    transfer: TransferSet | None,
+    made_by: dict[str, Any] | None,
+    overwrite: bool,
+    progress: bool,
+) -> dict[str, Any]:
+    """One student of one seed (``folder/<name>``, reused when finished): its metrics per
+    split and the seconds the stage took. Runs here or on the side lane."""
+    started = time.perf_counter()
+    stage = folder / student_folder(name, transfer)
+    result = reuse_or_run(
+        stage,
+        lambda: train_student(
+            recipe, dataset, stage, folder / PREDICTIONS_FILE, lambda2, progress, transfer=transfer
+        ),
+        student_stamp(recipe, dataset, lambda2, made_by, transfer),
+        overwrite,
+    )
+    return {"metrics": result["metrics"], "seconds": time.perf_counter() - started}
+
+
 def run_seed(
     recipe: Recipe,
     dataset: SentimentDataset,
@@ -235,35 +263,43 @@ def run_seed(
     progress: bool = True,
     transfer: TransferSet | None = None,
     overwrite: bool = False,
+    lane: SideLane | None = None,
 ) -> dict[str, Any]:
     """Teacher, its predictions, the distilled, baseline (and transfer-set) students for one
-    seed; ``overwrite`` retrains stages made from other inputs instead of stopping."""
+    seed; ``overwrite`` retrains stages made from other inputs instead of stopping.
+
+    With a side ``lane`` the baseline student trains there while the teacher trains here,
+    then the paper-setting student there while the transfer-set student trains here (the
+    stages that do not wait for each other); without one, one after another."""
+    common = (recipe, dataset, folder)
+    baseline = (*common, "student_baseline", 0.0, None, None, overwrite)  # needs no teacher
+    pending = {}
+    if lane is not None:
+        pending["student_baseline"] = lane.submit(student_stage, *baseline, False)
     teacher, timings, made_by = teacher_stage(
         recipe, dataset, folder, progress, transfer, overwrite
     )
-    predictions = folder / PREDICTIONS_FILE
-    out: dict[str, Any] = {"teacher": teacher}
-    students = [
-        ("student_distilled", recipe.student.lambda2, None),
-        ("student_baseline", 0.0, None),
-    ]
+    paper = (*common, "student_distilled", recipe.student.lambda2, None, made_by, overwrite)
+    students: dict[str, dict[str, Any]] = {}
+    if lane is not None:
+        pending["student_distilled"] = lane.submit(student_stage, *paper, False)
+    else:
+        students["student_distilled"] = student_stage(*paper, progress)
+        students["student_baseline"] = student_stage(*baseline, progress)
     if transfer is not None:
-        students.append(("student_transfer", recipe.student.lambda2, transfer))
-    for name, lambda2, pool in students:
-        started = time.perf_counter()
-        stage = folder / student_folder(name, pool)
-
-        def train(
-            stage: Path = stage, lambda2: float = lambda2, pool: TransferSet | None = pool
-        ) -> dict[str, Any]:
-            return train_student(
-                recipe, dataset, stage, predictions, lambda2, progress, transfer=pool
-            )
-
-        stamp = student_stamp(recipe, dataset, lambda2, made_by, pool)
-        result = reuse_or_run(stage, train, stamp, overwrite)
-        out[name] = result["metrics"]
-        timings[name] = time.perf_counter() - started
+        lambda2 = recipe.student.resolved(with_transfer_set=True).lambda2
+        students["student_transfer"] = student_stage(
+            *common, "student_transfer", lambda2, transfer, made_by, overwrite, progress
+        )
+    for name, stage in pending.items():
+        if progress:
+            logger.info("waiting for the %s stage on the side lane", name)
+        students[name] = stage.result()
+    out: dict[str, Any] = {"teacher": teacher}
+    for name in ("student_distilled", "student_baseline", "student_transfer"):
+        if name in students:
+            out[name] = students[name]["metrics"]
+            timings[name] = students[name]["seconds"]
     out["timings"] = timings
     return out
 
@@ -321,8 +357,12 @@ def run_experiment(
     seeds: list[int] | None = None,
     progress: bool = True,
     overwrite: bool = False,
+    parallel_stages: bool | None = None,
 ) -> dict[str, Any]:
     """The whole main job; returns (and writes) the results.
+
+    ``parallel_stages``: train the stages that do not wait for each other in two processes
+    (:mod:`videoadviser.utils.lanes`); ``None``: where that helps (one process on a CPU).
 
     Re-run on the same ``out_dir``, finished stages are reused and an interrupted one resumes;
     a stage made by another recipe or data stops the run, unless ``overwrite`` (retrain it).
@@ -334,10 +374,17 @@ def run_experiment(
     transfer = prepare_transfer(recipe, dataset, progress)
     run_on_main(write_json, out / "recipe.json", recipe.to_dict())  # once the data is there
     per_seed: dict[int, dict[str, Any]] = {}
-    for seed in seeds:
-        per_seed[seed] = run_seed(
-            replace(recipe, seed=seed), dataset, out / f"seed_{seed}", progress, transfer, overwrite
-        )
+    with side_lane(lanes_help() if parallel_stages is None else parallel_stages) as lane:
+        for seed in seeds:
+            per_seed[seed] = run_seed(
+                replace(recipe, seed=seed),
+                dataset,
+                out / f"seed_{seed}",
+                progress,
+                transfer,
+                overwrite,
+                lane,
+            )
     models = [m for m in MODELS if m in per_seed[seeds[0]]]
 
     stage_pool = {m: transfer if m == "student_transfer" else None for m in models}

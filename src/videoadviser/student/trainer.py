@@ -18,7 +18,7 @@ import math
 import shutil
 import time
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -239,7 +239,8 @@ def train_student(
     part-way continues from it when the configuration and the targets are the same, and gives
     the result an uninterrupted run gives; ``last/`` is removed once the stage is finished.
     """
-    cfg: StudentConfig = recipe.student
+    with_pool = transfer is not None and (lambda2 is None or lambda2 > 0)
+    cfg: StudentConfig = recipe.student.resolved(with_transfer_set=with_pool)
     weight = cfg.lambda2 if lambda2 is None else lambda2
     out_dir = Path(out_dir)
     seed_everything(recipe.seed)
@@ -252,7 +253,7 @@ def train_student(
         for s, recs in splits.items()
     }
     labels = {s: torch.tensor([r.label for r in recs]) for s, recs in splits.items()}
-    pool = transfer.records if transfer is not None and weight > 0 else []
+    pool = transfer.records if with_pool and weight > 0 else []
     if pool:
         check_no_overlap(dataset, transfer)  # type: ignore[arg-type]
     train_records = splits["train"] + pool
@@ -306,7 +307,7 @@ def train_student(
     stage = f"student ({out_dir})"
     history: list[dict[str, Any]] = []
     resume_config = {
-        "student": asdict(cfg),
+        "student": cfg.settings(),
         "seed": recipe.seed,
         "lambda2": weight,
         "train": records_fingerprint(train_records),
@@ -343,7 +344,12 @@ def train_student(
             check_finite(valid_mae, "the validation MAE", stage, epoch_now, step, kept(out_dir))
             if selection.update(len(history) + 1, valid_mae) and accelerator.is_main_process:
                 export_student(
-                    out_dir / "best", accelerator.unwrap_model(model), tokenizer, recipe, weight
+                    out_dir / "best",
+                    accelerator.unwrap_model(model),
+                    tokenizer,
+                    recipe,
+                    cfg,
+                    weight,
                 )
         history.append(
             {
@@ -515,9 +521,11 @@ def export_student(
     model: PreTrainedModel,
     tokenizer: PreTrainedTokenizerBase,
     recipe: Recipe,
+    settings: StudentConfig,
     lambda2: float,
 ) -> None:
-    """Save a plain transformers model + tokenizer (+ a metadata JSON), atomically."""
+    """Save a plain transformers model + tokenizer (+ a metadata JSON with the ``settings`` it
+    was trained with), atomically."""
     with staged_folder(folder) as staging:
         model.save_pretrained(staging)
         tokenizer.save_pretrained(staging)
@@ -527,7 +535,7 @@ def export_student(
                 "kind": "videoadviser-student",
                 "version": __version__,
                 "lambda2": lambda2,
-                "student": asdict(recipe.student),
+                "student": settings.settings(),
                 "seed": recipe.seed,
             },
         )
