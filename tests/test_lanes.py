@@ -36,12 +36,13 @@ def test_stages_run_in_another_process_with_the_other_half_of_the_threads() -> N
     torch.set_num_threads(4)
     try:
         with side_lane(True) as lane:
-            assert lane is not None
-            assert torch.get_num_threads() == 2  # this process keeps half
-            first, second = lane.submit(threads_and_pid), lane.submit(threads_and_pid)
-            (there, pid), (_, pid_again) = first.result(), second.result()
+            assert lane is not None and torch.get_num_threads() == 4  # until both work
+            with lane.beside():
+                assert torch.get_num_threads() == 2  # this process keeps half
+                first, second = lane.submit(threads_and_pid), lane.submit(threads_and_pid)
+                (there, pid), (_, pid_again) = first.result(), second.result()
+            assert torch.get_num_threads() == 4  # given back afterwards
         assert there == 2 and pid != os.getpid() and pid_again == pid  # one side process
-        assert torch.get_num_threads() == 4  # given back at the end
     finally:
         torch.set_num_threads(threads)
 

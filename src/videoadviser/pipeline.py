@@ -22,6 +22,7 @@ import csv
 import logging
 import statistics
 import time
+from contextlib import nullcontext
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
@@ -268,33 +269,37 @@ def run_seed(
     """Teacher, its predictions, the distilled, baseline (and transfer-set) students for one
     seed; ``overwrite`` retrains stages made from other inputs instead of stopping.
 
-    With a side ``lane`` the baseline student trains there while the teacher trains here,
-    then the paper-setting student there while the transfer-set student trains here (the
-    stages that do not wait for each other); without one, one after another."""
-    common = (recipe, dataset, folder)
-    baseline = (*common, "student_baseline", 0.0, None, None, overwrite)  # needs no teacher
-    pending = {}
-    if lane is not None:
-        pending["student_baseline"] = lane.submit(student_stage, *baseline, False)
+    With a side ``lane`` the students train side by side after the teacher (which keeps every
+    thread): the last of them here (the transfer-set student, the longest, or else the
+    baseline), the others there. Without one, one after another."""
     teacher, timings, made_by = teacher_stage(
         recipe, dataset, folder, progress, transfer, overwrite
     )
-    paper = (*common, "student_distilled", recipe.student.lambda2, None, made_by, overwrite)
-    students: dict[str, dict[str, Any]] = {}
-    if lane is not None:
-        pending["student_distilled"] = lane.submit(student_stage, *paper, False)
-    else:
-        students["student_distilled"] = student_stage(*paper, progress)
-        students["student_baseline"] = student_stage(*baseline, progress)
+    stages: dict[str, tuple[float, TransferSet | None, dict[str, Any] | None]] = {
+        "student_distilled": (recipe.student.lambda2, None, made_by),
+        "student_baseline": (0.0, None, None),
+    }
     if transfer is not None:
         lambda2 = recipe.student.resolved(with_transfer_set=True).lambda2
-        students["student_transfer"] = student_stage(
-            *common, "student_transfer", lambda2, transfer, made_by, overwrite, progress
-        )
-    for name, stage in pending.items():
-        if progress:
-            logger.info("waiting for the %s stage on the side lane", name)
-        students[name] = stage.result()
+        stages["student_transfer"] = (lambda2, transfer, made_by)
+    there = list(stages)[:-1] if lane is not None else []
+    students: dict[str, dict[str, Any]] = {}
+    with lane.beside() if lane is not None else nullcontext():
+        pending = {
+            name: lane.submit(  # type: ignore[union-attr]
+                student_stage, recipe, dataset, folder, name, *stages[name], overwrite, False
+            )
+            for name in there
+        }
+        for name in stages:
+            if name not in there:
+                students[name] = student_stage(
+                    recipe, dataset, folder, name, *stages[name], overwrite, progress
+                )
+        for name, stage in pending.items():
+            if progress:
+                logger.info("waiting for the %s stage on the side lane", name)
+            students[name] = stage.result()
     out: dict[str, Any] = {"teacher": teacher}
     for name in ("student_distilled", "student_baseline", "student_transfer"):
         if name in students:

@@ -5,9 +5,11 @@ On a CPU the demo recipe's models are too small to keep two cores busy from one 
 on 2 cores the MiniLM student trains 113 texts/s with two threads, 79 with one, and 151 in all
 as two one-thread processes side by side (``benchmarks/side_lane.py``). The serial parts of a
 step (dropout's random numbers, small kernels, Python between operations) leave the second core
-idle. So the main job, on a CPU, trains the stages that do not wait for each other (the
-baseline student while the teacher trains; the paper-setting student while the transfer-set
-student trains) in two processes of half the threads each.
+idle. The teacher is different: its larger batches (8 frames of 32 clips through
+a ViT) do use both threads (on 2 cores it trains 1.8x slower with one), and it is on the
+critical path. So the main job trains the teacher with every thread, then, on a CPU, the
+students side by side in two processes of half the threads each: the transfer-set student here,
+the baseline and the paper-setting student there.
 
 Only where it can help (:func:`lanes_help`): one process (not under ``torchrun``), no GPU, two
 or more threads. The side process starts fresh (``spawn``): nothing of this process's state
@@ -79,16 +81,32 @@ class Pending(Generic[T]):
 
 
 class SideLane:
-    """One side process with ``threads`` torch threads; stages run there in submission order."""
+    """One side process; stages run there in submission order, with the threads that
+    :meth:`beside` gives it."""
 
     def __init__(self, threads: int) -> None:
+        self.threads = threads
+        self.here = max(1, threads // 2)
         context = multiprocessing.get_context("spawn")
-        self._pool = context.Pool(1, initializer=_start_side, initargs=(threads, os.getpid()))
+        self._pool = context.Pool(
+            1, initializer=_start_side, initargs=(threads - self.here, os.getpid())
+        )
 
     def submit(self, stage: Callable[..., T], *args: Any) -> Pending[T]:
         """Queue ``stage(*args)``: a module-level function with picklable arguments and
-        result."""
+        result. Call it inside :meth:`beside`, which also waits for it."""
         return Pending(self._pool.apply_async(stage, args))
+
+    @contextmanager
+    def beside(self) -> Iterator[None]:
+        """While both processes work: this one keeps half the threads (the side process has
+        the other half); all of them again afterwards. Stages on the critical path (the
+        teacher) run outside this block, with every thread."""
+        torch.set_num_threads(self.here)
+        try:
+            yield
+        finally:
+            torch.set_num_threads(self.threads)
 
     def close(self, kill: bool = False) -> None:
         """Wait for the queued stages, or with ``kill`` stop the side process at once."""
@@ -101,16 +119,13 @@ class SideLane:
 
 @contextmanager
 def side_lane(enabled: bool) -> Iterator[SideLane | None]:
-    """A :class:`SideLane` with half the threads (this process keeps the other half until the
-    block ends), or ``None`` when not ``enabled``: the caller then runs every stage itself. An
-    error in the block stops the side process at once."""
+    """A :class:`SideLane` (started now, so its imports overlap this process's work), or
+    ``None`` when not ``enabled``: the caller then runs every stage itself. An error in the
+    block stops the side process at once."""
     if not enabled:
         yield None
         return
-    threads = torch.get_num_threads()
-    here = max(1, threads // 2)
-    lane = SideLane(max(1, threads - here))
-    torch.set_num_threads(here)
+    lane = SideLane(torch.get_num_threads())
     try:
         yield lane
     except BaseException:
@@ -118,5 +133,3 @@ def side_lane(enabled: bool) -> Iterator[SideLane | None]:
         raise
     else:
         lane.close()
-    finally:
-        torch.set_num_threads(threads)
