@@ -51,7 +51,7 @@ def lanes(recipes: list[Recipe], dataset: SentimentDataset, work: Path) -> float
     with side_lane(True) as lane:
         assert lane is not None
         with lane.beside():
-            there = lane.submit(student, recipes[1], dataset, work / "lane_1")
+            there = lane.submit("student", student, recipes[1], dataset, work / "lane_1")
             student(recipes[0], dataset, work / "lane_0")
             there.result()
     return time.perf_counter() - started

@@ -57,6 +57,9 @@ def test_overrides() -> None:
         ('student.transfer.distill_loss="kl"', "[student.transfer]: student.distill_loss = 'kl'"),
         ("student.transfer.transfer.epochs=2", "cannot hold another [transfer] section"),
         ("student.transfer=3", "student.transfer: expected a [transfer] section"),
+        ("student.transfer.lambda2=0", "student.transfer.lambda2 must be > 0"),
+        # an error outside [student.transfer] is named by its own section
+        ('teacher.inputs="x"', "demo.toml: teacher.inputs = 'x'"),
     ],
 )
 def test_bad_values_are_named(override: str, message: str) -> None:
@@ -88,3 +91,7 @@ def test_transfer_settings_apply_to_the_transfer_student_only() -> None:
     assert pool.transfer == {} and labelled.transfer == {}
     assert "transfer" not in pool.settings()
     assert recipe.student.transfer == {"distill_loss": "l1", "epochs": 2}  # the recipe is kept
+    # values are kept as checked (a float field given an int), so stamps hash them alike
+    floats = load_recipe("demo", ["student.transfer.warmup_epochs=1"]).student.transfer
+    assert floats["warmup_epochs"] == 1.0 and isinstance(floats["warmup_epochs"], float)
+    assert load_recipe("demo", ["student.lambda2=0"]).student.lambda2 == 0.0  # no pool needed

@@ -86,7 +86,15 @@ def test_videoadviser_run_killed_twice_ends_as_an_uninterrupted_run(
 
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     whole = tmp_path / "whole"
-    subprocess.run(command(whole), check=True, cwd=tmp_path, env=env, capture_output=True)
+    done = subprocess.run(
+        command(whole), check=True, cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    # -q: the table and where the results went, no other library's bars or reports (the
+    # side lane's process included); only videoadviser's own warnings may remain
+    assert done.stdout.lstrip().startswith("| Model (test split) |")
+    assert done.stdout.rstrip().endswith("(results.json, results.csv, summary.csv)")
+    noise = [x for x in done.stderr.splitlines() if not x.startswith("WARNING videoadviser")]
+    assert noise == [], noise[:5]
 
     out = tmp_path / "killed"
     seed = out / "seed_1"

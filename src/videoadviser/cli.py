@@ -334,9 +334,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--parallel-stages",
         action=argparse.BooleanOptionalAction,
         default=None,
-        help="train the stages that do not wait for each other (the baseline beside the "
-        "teacher, the paper-setting student beside the transfer-set one) in two processes of "
-        "half the threads each (default: on a CPU with one process, where it is faster)",
+        help="after the teacher, train the students side by side in two processes of half "
+        "the threads each (default: on when there is no GPU, one process and two or more "
+        "threads, where it is faster; never under torchrun or on a GPU)",
     )
     run.set_defaults(handler=_cmd_run)
 
@@ -494,15 +494,15 @@ def add_video_policy(parser: argparse.ArgumentParser) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    quiet = getattr(args, "quiet", False)  # -q: only the results and warnings
     logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
+        level=logging.DEBUG if args.verbose else logging.WARNING if quiet else logging.INFO,
         format="%(levelname)s %(name)s: %(message)s",
     )
-    if not args.verbose:  # transformers' load reports and weight-loading bars are noise here
-        from transformers.utils import logging as transformers_logging
+    if not args.verbose:
+        from videoadviser.utils.runtime import quiet_other_libraries
 
-        transformers_logging.set_verbosity_error()
-        transformers_logging.disable_progress_bar()
+        quiet_other_libraries()
     handler: Handler = args.handler
     try:
         return handler(args)

@@ -191,14 +191,6 @@ def recipe_from_dict(values: dict[str, Any], source: str = "<recipe>") -> Recipe
 
 
 def _validate(recipe: Recipe, source: str) -> None:
-    transfer = recipe.student.transfer
-    if transfer:
-        # the transfer student's settings pass every check the [student] ones do
-        where = f"{source}: student.transfer"
-        if "transfer" in transfer:
-            raise ConfigError(f"{where}: cannot hold another [transfer] section")
-        student = build_config(StudentConfig, {**recipe.student.settings(), **transfer}, where)
-        _validate(dataclasses.replace(recipe, student=student), f"{source} [student.transfer]")
     choices = {
         "data.video_policy": (recipe.data.video_policy, ("error", "skip", "blank")),
         "teacher.inputs": (recipe.teacher.inputs, ("both", "video", "transcript")),
@@ -242,6 +234,26 @@ def _validate(recipe: Recipe, source: str) -> None:
         raise ConfigError(f"{source}: data.unlabelled_limit and data.demo_unlabelled must be >= 0")
     if recipe.teacher.lambda1 < 0 or recipe.student.lambda2 < 0:
         raise ConfigError(f"{source}: lambda1 and lambda2 must be >= 0")
+    if recipe.student.transfer:
+        _validate_transfer(recipe, source)
+
+
+def _validate_transfer(recipe: Recipe, source: str) -> None:
+    """``[student.transfer]``: known keys of the right type, and the settings they make pass
+    every check the ``[student]`` ones do (run after those, so an error is named by its
+    section). The checked values (an int given for a float becomes a float) are kept."""
+    transfer = recipe.student.transfer
+    where = f"{source}: student.transfer"
+    if "transfer" in transfer:
+        raise ConfigError(f"{where}: cannot hold another [transfer] section")
+    student = build_config(StudentConfig, {**recipe.student.settings(), **transfer}, where)
+    if "lambda2" in transfer and student.lambda2 <= 0:
+        raise ConfigError(
+            f"{where}.lambda2 must be > 0: the transfer-set clips learn through the "
+            "distillation term alone"
+        )
+    _validate(dataclasses.replace(recipe, student=student), f"{source} [student.transfer]")
+    recipe.student.transfer = {key: getattr(student, key) for key in transfer}
 
 
 def load_recipe(

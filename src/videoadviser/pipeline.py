@@ -22,7 +22,6 @@ import csv
 import logging
 import statistics
 import time
-from contextlib import nullcontext
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
@@ -282,24 +281,35 @@ def run_seed(
     if transfer is not None:
         lambda2 = recipe.student.resolved(with_transfer_set=True).lambda2
         stages["student_transfer"] = (lambda2, transfer, made_by)
-    there = list(stages)[:-1] if lane is not None else []
     students: dict[str, dict[str, Any]] = {}
-    with lane.beside() if lane is not None else nullcontext():
-        pending = {
-            name: lane.submit(  # type: ignore[union-attr]
-                student_stage, recipe, dataset, folder, name, *stages[name], overwrite, False
+    if lane is None:
+        for name, (lambda2, pool, made) in stages.items():
+            students[name] = student_stage(
+                recipe, dataset, folder, name, lambda2, pool, made, overwrite, progress
             )
-            for name in there
-        }
-        for name in stages:
-            if name not in there:
-                students[name] = student_stage(
-                    recipe, dataset, folder, name, *stages[name], overwrite, progress
+    else:
+        # every stage folder is claimed here first, so one made from other inputs stops the
+        # run before anything trains (as it does without the lane)
+        for name, (lambda2, pool, made) in stages.items():
+            stamp = student_stamp(recipe, dataset, lambda2, made, pool)
+            claim_stage(folder / student_folder(name, pool), stamp, overwrite)
+        *there, here = stages
+        with lane.beside():
+            pending = [
+                lane.submit(
+                    str(folder / name),
+                    student_stage,
+                    *(recipe, dataset, folder, name, *stages[name], False, False),
                 )
-        for name, stage in pending.items():
-            if progress:
-                logger.info("waiting for the %s stage on the side lane", name)
-            students[name] = stage.result()
+                for name in there
+            ]
+            students[here] = student_stage(
+                recipe, dataset, folder, here, *stages[here], False, progress
+            )
+            for name, stage in zip(there, pending, strict=True):
+                if progress:
+                    logger.info("waiting for %s on the side lane", stage.name)
+                students[name] = stage.result()
     out: dict[str, Any] = {"teacher": teacher}
     for name in ("student_distilled", "student_baseline", "student_transfer"):
         if name in students:
@@ -380,6 +390,8 @@ def run_experiment(
     run_on_main(write_json, out / "recipe.json", recipe.to_dict())  # once the data is there
     per_seed: dict[int, dict[str, Any]] = {}
     with side_lane(lanes_help() if parallel_stages is None else parallel_stages) as lane:
+        # (an explicit True where the lane cannot work, under torchrun or on a GPU: a warning
+        # and one stage after another)
         for seed in seeds:
             per_seed[seed] = run_seed(
                 replace(recipe, seed=seed),

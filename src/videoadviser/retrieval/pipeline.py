@@ -34,7 +34,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 from tqdm.auto import tqdm
 
 from videoadviser.data.clips import file_stamp
@@ -62,7 +61,7 @@ from videoadviser.retrieval.vegas import (
 )
 from videoadviser.utils.checkpoint import save_checkpoint
 from videoadviser.utils.io import write_csv, write_json
-from videoadviser.utils.runtime import default_run_dir, run_info
+from videoadviser.utils.runtime import default_run_dir, run_info, torch_threads
 from videoadviser.utils.stage import make_stamp, reuse_or_run
 
 logger = logging.getLogger(__name__)
@@ -305,12 +304,8 @@ def run_retrieval(
     Runs single-threaded (the models are small: a second thread costs more than it gives on a
     CPU); the caller's thread count is restored afterwards.
     """
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with torch_threads(1):
         return _run_retrieval(recipe, out_dir, teacher_outputs, progress, overwrite)
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _run_retrieval(

@@ -239,9 +239,9 @@ def train_student(
     part-way continues from it when the configuration and the targets are the same, and gives
     the result an uninterrupted run gives; ``last/`` is removed once the stage is finished.
     """
-    with_pool = transfer is not None and (lambda2 is None or lambda2 > 0)
+    weight = recipe.student.resolved(transfer is not None).lambda2 if lambda2 is None else lambda2
+    with_pool = transfer is not None and weight > 0  # else the transfer set is not read
     cfg: StudentConfig = recipe.student.resolved(with_transfer_set=with_pool)
-    weight = cfg.lambda2 if lambda2 is None else lambda2
     out_dir = Path(out_dir)
     seed_everything(recipe.seed)
     precision = resolve_precision(cfg.mixed_precision)
@@ -253,7 +253,7 @@ def train_student(
         for s, recs in splits.items()
     }
     labels = {s: torch.tensor([r.label for r in recs]) for s, recs in splits.items()}
-    pool = transfer.records if with_pool and weight > 0 else []
+    pool = transfer.records if with_pool else []  # type: ignore[union-attr]
     if pool:
         check_no_overlap(dataset, transfer)  # type: ignore[arg-type]
     train_records = splits["train"] + pool

@@ -31,6 +31,25 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+@contextmanager
+def torch_threads(count: int) -> Iterator[None]:
+    """Run the block with ``count`` torch threads; the count on entry is restored after."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def quiet_other_libraries() -> None:
+    """Silence transformers' load reports and weight-loading bars (noise in a run's output)."""
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.set_verbosity_error()
+    transformers_logging.disable_progress_bar()
+
+
 def resolve_precision(mixed_precision: str) -> str:
     """A recipe's ``mixed_precision`` as used: ``auto`` is bf16 on a GPU that supports it and
     full precision (``no``) on the CPU; ``bf16`` on a CPU without native bf16 is allowed, with
