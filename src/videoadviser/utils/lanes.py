@@ -1,14 +1,15 @@
 """A side lane: one more process that runs stages beside this one, the CPU threads split
 between the two.
 
-On a CPU the demo recipe's students are too small to keep two cores busy from one process: on
-2 cores the MiniLM student trains about 113 texts/s with two threads, 79 with one, and about 150
-in all as two one-thread processes side by side (``benchmarks/side_lane.py`` measures it with
-the real trainer). The serial parts of a step (dropout's random numbers, small kernels, Python
-between operations) leave the second core idle. The teacher is different: its batches (8
-frames of 32 clips through a ViT) do use both threads (it trains 1.8x slower with one), and it
-is on the critical path. So the main job trains the teacher with every thread and then, on a
-CPU, the students side by side (:func:`videoadviser.pipeline.run_seed`).
+On a CPU the demo recipe's students are too small to keep two cores busy from one process: on 2
+cores the MiniLM student's training steps run about 113 texts/s with two threads, 79 with one,
+and about 150 in all as two one-thread processes side by side. Whole stages gain less (loading,
+export and evaluation gain little; ``benchmarks/side_lane.py`` times them). The serial parts of
+a step (dropout's random numbers, small kernels, Python between operations) leave the second
+core idle. The teacher is different: its batches (8 frames of 32 clips through a ViT) do use
+both threads (with one, beside a student, its epochs took 1.8x as long), and it is on the
+critical path. So the main job trains the teacher with every thread and then, on a CPU, the
+students side by side (:func:`videoadviser.pipeline.run_seed`).
 
 Only where it can help (:func:`lanes_help`): one process (never under ``torchrun``, whose ranks
 must all run the same stages), no GPU, two or more threads. The side process starts fresh
