@@ -41,6 +41,7 @@ from videoadviser.pretrained import minilm_path
 from videoadviser.student.trainer import train_student
 from videoadviser.teacher.trainer import PREDICTIONS_FILE, train_teacher
 from videoadviser.utils.io import write_json
+from videoadviser.utils.runtime import quiet_other_libraries
 
 # dense bf16 peak, TFLOP/s (no sparsity), by a word in the device name
 PEAK_TFLOPS = {"H200": 989.0, "H100": 989.0, "A100": 312.0, "L40S": 362.0, "A10G": 70.0}
@@ -86,6 +87,7 @@ def main() -> None:
     parser.add_argument("--student-epochs", type=int, default=5)
     parser.add_argument("--peak-tflops", type=float, default=None)
     args = parser.parse_args()
+    quiet_other_libraries()  # no load reports or weight bars in the benchmark output
     out = args.out
     device = torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu"
     data = out / "data"

@@ -22,6 +22,7 @@ from videoadviser.data.dataset import load_dataset
 from videoadviser.student.model import load_student
 from videoadviser.student.trainer import Encoded, predict_encoded
 from videoadviser.teacher.trainer import frame_sampling, load_teacher, prepare_inputs, run_teacher
+from videoadviser.utils.runtime import quiet_other_libraries
 
 
 def main() -> None:
@@ -36,6 +37,7 @@ def main() -> None:
     parser.add_argument("--clips", type=int, default=200)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
+    quiet_other_libraries()  # no load reports or weight bars in the benchmark output
     seed_dir = args.run / f"seed_{args.seed}" if args.seed else sorted(args.run.glob("seed_*"))[0]
     recipe = load_recipe(
         "demo", [f'data.path="{args.data}"', 'cache_dir="/tmp/videoadviser-bench"']

@@ -28,6 +28,7 @@ from videoadviser.pipeline import use_out_of_fold_targets
 from videoadviser.student.trainer import train_student
 from videoadviser.teacher.trainer import PREDICTIONS_FILE
 from videoadviser.utils.io import read_json, write_json
+from videoadviser.utils.runtime import quiet_other_libraries
 
 
 def train_mae(predictions: Path, column: str) -> float:
@@ -48,6 +49,7 @@ def main() -> None:
     parser.add_argument("--recipe", default="demo")
     parser.add_argument("--set", action="append", default=[], help="recipe override")
     args = parser.parse_args()
+    quiet_other_libraries()  # no load reports or weight bars in the benchmark output
 
     dataset = load_dataset(args.data, progress=False)
     rows: list[dict[str, Any]] = []

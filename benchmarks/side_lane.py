@@ -32,6 +32,7 @@ from videoadviser.data.dataset import SentimentDataset, load_dataset
 from videoadviser.student.trainer import train_student
 from videoadviser.utils.io import write_json
 from videoadviser.utils.lanes import side_lane
+from videoadviser.utils.runtime import quiet_other_libraries
 
 
 def student(recipe: Recipe, dataset: SentimentDataset, out: Path) -> float:
@@ -68,6 +69,7 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], help="recipe override")
     parser.add_argument("--out", default="benchmarks/results")
     args = parser.parse_args()
+    quiet_other_libraries()  # no load reports or weight bars in the benchmark output
 
     dataset = load_dataset(args.data, progress=False)
     recipes = [

@@ -24,6 +24,7 @@ from videoadviser.data.dataset import load_dataset
 from videoadviser.data.demo import make_demo_dataset
 from videoadviser.teacher.trainer import train_teacher
 from videoadviser.utils.io import write_json
+from videoadviser.utils.runtime import quiet_other_libraries
 
 INPUTS = ("both", "transcript", "video")
 
@@ -39,6 +40,7 @@ def main() -> None:
     parser.add_argument("--out", default="runs/ablation")
     parser.add_argument("--set", action="append", default=[], help="extra recipe override")
     args = parser.parse_args()
+    quiet_other_libraries()  # no load reports or weight bars in the benchmark output
 
     if not Path(args.data).exists():
         make_demo_dataset(args.data)

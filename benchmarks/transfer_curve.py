@@ -61,6 +61,7 @@ from videoadviser.pipeline import (
 from videoadviser.student.trainer import train_student
 from videoadviser.teacher.trainer import PREDICTIONS_FILE
 from videoadviser.utils.io import write_csv, write_json
+from videoadviser.utils.runtime import quiet_other_libraries
 from videoadviser.utils.stage import reuse_or_run
 
 
@@ -214,6 +215,7 @@ def main() -> None:
         "--set student.transfer.KEY=VALUE)",
     )
     args = parser.parse_args()
+    quiet_other_libraries()  # no load reports or weight bars in the benchmark output
 
     config = DemoConfig()
     if args.annotator_noise is not None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from videoadviser.utils.engine import Selection, StepSchedule, WeightAverage
+from videoadviser.utils.engine import Selection, StepSchedule, WeightAverage, mean_parts
 
 
 def test_step_schedule_warms_up_decays_and_resumes() -> None:
@@ -92,3 +92,9 @@ def test_check_finite_names_the_stage_epoch_and_step(tmp_path: Path) -> None:
     assert kept(tmp_path) == "No checkpoint had been written yet"
     (tmp_path / "best").mkdir()
     assert str(tmp_path / "best") in kept(tmp_path)
+
+
+def test_mean_parts_averages_each_term_over_the_steps_that_have_it() -> None:
+    steps = [{"l1": 1.0, "distill": 4.0}, {"l1": 3.0, "distill": 2.0, "soft_kl": 0.5}]
+    assert mean_parts(steps) == {"loss_distill": 3.0, "loss_l1": 2.0, "loss_soft_kl": 0.5}
+    assert mean_parts([]) == {}

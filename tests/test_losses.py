@@ -38,7 +38,7 @@ def test_student_loss_golden_and_stopgrad() -> None:
     labels = torch.tensor([2.0, -2.0])
     loss, parts = student_loss(prediction, labels, teacher, lambda2=0.5)
     assert math.isclose(parts["l1"], 0.5)  # (1 + 0) / 2
-    assert math.isclose(parts["distill_mse"], 2.5)  # (1 + 4) / 2
+    assert math.isclose(parts["distill"], 2.5)  # (1 + 4) / 2
     assert math.isclose(loss.item(), 0.5 + 0.5 * 2.5)
     loss.backward()
     assert teacher.grad is None  # the teacher is a fixed target
@@ -62,7 +62,7 @@ def test_unlabelled_clips_learn_through_the_distillation_term_alone() -> None:
     # per clip: |1 - 2| + 0.5 * 1 = 1.5; 0.5 * 1 = 0.5; 0.5 * 0 = 0 -> mean 2 / 3
     assert math.isclose(loss.item(), 2.0 / 3.0, rel_tol=1e-6)
     assert math.isclose(parts["l1"], 1.0)
-    assert math.isclose(parts["distill_mse"], 2.0 / 3.0, rel_tol=1e-6)
+    assert math.isclose(parts["distill"], 2.0 / 3.0, rel_tol=1e-6)
     loss.backward()
     # d/dp over 3 clips: (-1 + 0.5 * 2 * 1) / 3 = 0; 0.5 * 2 * (-1) / 3; 0 (and no NaN anywhere)
     assert torch.allclose(prediction.grad, torch.tensor([0.0, -1.0 / 3.0, 0.0]))

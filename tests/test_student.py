@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import subprocess
 import sys
@@ -84,6 +85,13 @@ def test_distillation_pulls_the_student_towards_the_teacher(
         return float(np.mean([r["r_S"] for r in result["predictions"] if r["split"] == "train"]))
 
     assert mean_train(distilled) > mean_train(base) + 0.3
+    # history.csv records each loss term per validation: the distillation term falls as the
+    # student moves to the teacher's +3
+    with open(tmp_path / "dist" / "history.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    distill = [float(r["loss_distill"]) for r in rows]
+    assert len(distill) == 3 and distill[-1] < distill[0]
+    assert all(float(r["loss_l1"]) > 0 for r in rows) and rows[0]["loss_soft_kl"] == ""
     with pytest.raises(DataError, match="needs the teacher's predictions"):
         train_student(tiny_recipe, dataset, tmp_path / "x", None, 1.0, progress=False)
 

@@ -36,6 +36,11 @@ def test_training_lowers_the_loss_and_writes_outputs(tiny_recipe: Recipe, tmp_pa
     losses = [h["train_loss"] for h in result["history"]]
     assert len(losses) == 6
     assert losses[-1] < losses[0] * 0.9
+    for row in result["history"]:  # the total is CE + lambda1 * L1, both recorded
+        total = row["loss_ce"] + tiny_recipe.teacher.lambda1 * row["loss_l1"]
+        assert total == pytest.approx(row["train_loss"], rel=1e-5)
+    header = (tmp_path / "teacher" / "history.csv").read_text().splitlines()[0]
+    assert header == "epoch,train_loss,loss_ce,loss_l1,valid_mae,seconds"
     assert set(read_json(tmp_path / "teacher" / "metrics.json")) == {"train", "valid", "test"}
     assert (tmp_path / "teacher" / "best" / "model.safetensors").is_file()
     best = result["best_epoch"]

@@ -113,7 +113,7 @@ def student_loss(
     per_clip = supervised + lambda2 * d
     parts = {
         "l1": supervised.sum().item() / max(1, int(labelled.sum())),
-        f"distill_{distill}": d.mean().item(),
+        "distill": d.mean().item(),  # the term before lambda2 (its kind: ``distill``)
     }
     if soft_weight > 0:
         if teacher_logits is None:

@@ -51,6 +51,7 @@ from videoadviser.utils.engine import (
     check_finite,
     clip_gradients,
     kept,
+    mean_parts,
     recover_checkpoints,
     restore_rng,
     rng_tensors,
@@ -331,10 +332,10 @@ def train_student(
         restore_rng(saved["rng"])
         schedule.step = step
         logger.info("resuming %s after step %d", stage, step)
-    started, losses = time.perf_counter(), []
+    started, losses, parts = time.perf_counter(), [], []
 
     def validate(step: int) -> None:
-        nonlocal started, losses
+        nonlocal started, losses, parts
         with average.swapped_in() if average is not None else nullcontext():
             valid = predict_encoded(
                 model, encoded["valid"], device=accelerator.device, precision=precision
@@ -356,6 +357,7 @@ def train_student(
                 "epoch": round(step / steps_per_epoch, 3),
                 "step": step,
                 "train_loss": float(np.mean(losses)) if losses else math.nan,
+                **mean_parts(parts),
                 "valid_mae": valid_mae,
                 "seconds": time.perf_counter() - started,
             }
@@ -371,7 +373,7 @@ def train_student(
                 average,
                 state,
             )
-        started, losses = time.perf_counter(), []
+        started, losses, parts = time.perf_counter(), [], []
         model.train()
 
     bar = tqdm(
@@ -399,7 +401,7 @@ def train_student(
             batch = {k: v.to(accelerator.device) for k, v in train.batch(index).items()}
             with autocast(precision, accelerator.device):
                 prediction = model(**batch).logits.squeeze(-1).float()
-            loss, _ = student_loss(
+            loss, loss_parts = student_loss(
                 prediction,
                 train_labels[index].to(accelerator.device),
                 targets.regression[index].to(accelerator.device),
@@ -412,6 +414,7 @@ def train_student(
             )
             step += 1
             losses.append(loss.item())
+            parts.append(loss_parts)
             check_finite(losses[-1], "the training loss", stage, epoch + 1, step, kept(out_dir))
             optimizer.zero_grad(set_to_none=True)
             accelerator.backward(loss)
@@ -444,7 +447,7 @@ def train_student(
         write_csv(
             out_dir / "history.csv",
             history,
-            ["epoch", "step", "train_loss", "valid_mae", "seconds"],
+            ["epoch", "step", "train_loss", *HISTORY_PARTS, "valid_mae", "seconds"],
         )
         write_csv(out_dir / "predictions.csv", rows, ["uid", "split", "label", "r_S"])
         write_json(out_dir / "metrics.json", metrics)  # last: it marks the stage finished
@@ -460,6 +463,8 @@ def train_student(
 
 
 RESUME_DIR = "last"  # the resume point, while training runs
+# the loss terms history.csv records (mean per validation window; soft_kl only when it is on)
+HISTORY_PARTS = ("loss_l1", "loss_distill", "loss_soft_kl")
 
 
 def _tensor_fingerprint(targets: TeacherTargets) -> str:

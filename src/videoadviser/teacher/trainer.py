@@ -63,6 +63,7 @@ from videoadviser.utils.engine import (
     check_finite,
     clip_gradients,
     kept,
+    mean_parts,
     recover_checkpoints,
     restore_rng,
     rng_tensors,
@@ -549,7 +550,7 @@ def train_teacher(
         if selection.should_stop(epoch):
             break
         model.train()
-        started, losses = time.perf_counter(), []
+        started, losses, parts = time.perf_counter(), [], []
         loader = accelerator.prepare(
             _batches(len(train), cfg.batch_size, recipe.seed * 1000 + epoch)
         )
@@ -566,10 +567,11 @@ def train_teacher(
                 batch["transcript_mask"] = keep.to(accelerator.device)
             with autocast(precision, accelerator.device):
                 out = _forward(model, batch)
-                loss, _parts = teacher_loss(
+                loss, loss_parts = teacher_loss(
                     out.logits.float(), out.regression.float(), batch["labels"], cfg.lambda1
                 )
             losses.append(loss.item())
+            parts.append(loss_parts)
             check_finite(losses[-1], "the training loss", stage, epoch + 1, step, kept(out_dir))
             optimizer.zero_grad(set_to_none=True)
             accelerator.backward(loss)
@@ -583,6 +585,7 @@ def train_teacher(
             {
                 "epoch": epoch + 1,
                 "train_loss": float(np.mean(losses)),
+                **mean_parts(parts),
                 "valid_mae": valid_mae,
                 "seconds": time.perf_counter() - started,
             }
@@ -626,7 +629,7 @@ def train_teacher(
         write_csv(
             out_dir / "history.csv",
             state["history"],
-            ["epoch", "train_loss", "valid_mae", "seconds"],
+            ["epoch", "train_loss", "loss_ce", "loss_l1", "valid_mae", "seconds"],
         )
         write_json(out_dir / "metrics.json", metrics)  # last: it marks the stage finished
     return result

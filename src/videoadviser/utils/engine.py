@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from videoadviser.errors import TrainingError
@@ -104,6 +105,16 @@ class WeightAverage:
         finally:
             with torch.no_grad():
                 torch._foreach_copy_(self.tensors, trained)
+
+
+def mean_parts(parts: list[dict[str, float]]) -> dict[str, float]:
+    """The mean of each loss term over a window of steps, as ``loss_<term>`` (a history row's
+    columns); a term missing from some steps is averaged over those that have it."""
+    keys = {key for step in parts for key in step}
+    return {
+        f"loss_{key}": float(np.mean([step[key] for step in parts if key in step]))
+        for key in sorted(keys)
+    }
 
 
 def check_finite(value: float, what: str, stage: str, epoch: int, step: int, kept: str) -> None:
