@@ -92,7 +92,7 @@ def test_videoadviser_run_killed_twice_ends_as_an_uninterrupted_run(
     # -q: the table and where the results went, no other library's bars or reports (the
     # side lane's process included); only videoadviser's own warnings may remain
     assert done.stdout.lstrip().startswith("| Model (test split) |")
-    assert done.stdout.rstrip().endswith("(results.json, results.csv, summary.csv)")
+    assert done.stdout.rstrip().endswith("(results.json, results.csv, summary.csv, report.html)")
     noise = [x for x in done.stderr.splitlines() if not x.startswith("WARNING videoadviser")]
     assert noise == [], noise[:5]
 

@@ -12,6 +12,7 @@ from videoadviser.evaluation.metrics import (
     mean_average_precision,
     regression_metrics,
     retrieval_map,
+    seven_class_confusion,
 )
 
 PREDS = [0.5, -0.5, 1.5, 2.5, -3.7, 0.0]
@@ -194,3 +195,17 @@ def test_ties_are_broken_by_gallery_order_by_hand() -> None:
     # no relevant item: AP 0 for that query, and the query still counts in the mean
     lonely = average_precisions([[1.0, 0.0]], ["cat"], gallery, ["drum", "dog", "dog"])
     assert lonely.tolist() == [0.0]
+
+
+def test_seven_class_confusion_counts_what_acc7_counts() -> None:
+    labels = np.array([-3.4, -2.5, 0.4, 0.5, 1.5, 2.6, 3.0])
+    preds = np.array([-2.9, -1.6, -0.4, 1.4, 1.5, 9.0, 2.4])
+    matrix = seven_class_confusion(preds, labels)
+    # by hand: true -3->-3, -2->-2, 0->0, 0 (0.5 rounds to even)->1, 2->2, 3->3, 3->2
+    expected = np.zeros((7, 7), dtype=int)
+    for true, pred in [(-3, -3), (-2, -2), (0, 0), (0, 1), (2, 2), (3, 3), (3, 2)]:
+        expected[true + 3, pred + 3] += 1
+    np.testing.assert_array_equal(matrix, expected)
+    assert np.trace(matrix) / matrix.sum() == pytest.approx(
+        regression_metrics(preds, labels)["Mult_acc_7"], abs=1e-4
+    )

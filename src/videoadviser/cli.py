@@ -175,7 +175,17 @@ def _cmd_run(args: argparse.Namespace) -> int:
         return 0
     print()
     print(format_table(results))
-    print(f"\nresults written to {results['out_dir']} (results.json, results.csv, summary.csv)")
+    print(
+        f"\nresults written to {results['out_dir']} (results.json, results.csv, summary.csv, "
+        "report.html)"
+    )
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from videoadviser.report import write_report
+
+    print(f"wrote {write_report(args.run_dir)}")
     return 0
 
 
@@ -339,6 +349,18 @@ def build_parser() -> argparse.ArgumentParser:
         "threads, where it is faster; never under torchrun or on a GPU)",
     )
     run.set_defaults(handler=_cmd_run)
+
+    report = commands.add_parser(
+        "report",
+        help="write a run's report.html again (tables and figures)",
+        description="Write RUN_DIR/report.html from the files a finished `videoadviser run` left: "
+        "the comparison table for every model and seed, significance, training curves and loss "
+        "terms, predicted-against-true scatters, 7-class confusion matrices, and the transfer "
+        "curve and inference cost when the folder has them. One self-contained file: figures "
+        "are inlined, nothing is fetched when it is opened.",
+    )
+    report.add_argument("run_dir", type=Path, help="a run folder (with results.json)")
+    report.set_defaults(handler=_cmd_report)
 
     teacher = commands.add_parser("teacher", help="train the teacher or write its predictions")
     teacher_commands = teacher.add_subparsers(

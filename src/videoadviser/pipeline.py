@@ -10,6 +10,7 @@ clip bootstrap, a seed-and-clip bootstrap, ASO) and write everything to the run 
     results.json   every metric of every model, seed and split, the comparison, timings
     results.csv    one row per (model, seed), test metrics
     summary.csv    one row per model, test metrics as mean and std over seeds
+    report.html    tables and figures of all of it, self-contained (:mod:`videoadviser.report`)
     recipe.json    the resolved recipe; run_info.json: seeds, version, git revision, machine
 
 Every stage writes atomically and a finished stage is skipped when the same folder is run
@@ -22,6 +23,7 @@ import csv
 import logging
 import statistics
 import time
+from collections.abc import Sized
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
@@ -319,7 +321,7 @@ def run_seed(
     return out
 
 
-def student_folder(name: str, transfer: TransferSet | None = None) -> str:
+def student_folder(name: str, transfer: Sized | None = None) -> str:
     """A student stage's folder name; a transfer-set student's names its pool size, so a run
     folder never reuses a student trained on another pool."""
     return f"{name}_{len(transfer)}" if transfer is not None else name
@@ -438,6 +440,9 @@ def run_experiment(
     }
     if is_main_process():
         write_results(out, results, per_seed, models, seeds, summary)
+        from videoadviser.report import write_report  # it reads this module's run layout
+
+        write_report(out)
     wait_for_everyone()
     results["out_dir"] = str(out)
     return results

@@ -47,6 +47,19 @@ def _multiclass_acc(preds: np.ndarray, truth: np.ndarray) -> np.floating[Any]:
     return np.sum(np.round(preds) == np.round(truth)) / float(len(truth))
 
 
+def seven_class_confusion(predictions: ArrayLike, labels: ArrayLike) -> np.ndarray:
+    """The 7-class confusion matrix behind Acc-7: ``(7, 7)`` counts, rows the true class and
+    columns the predicted one, classes -3..3 as indices 0..6 (clipped to [-3, 3] and rounded
+    half to even, exactly as Acc-7 counts them: its value is the trace over the total)."""
+    preds = np.round(np.clip(_flat(predictions, "predictions"), -3.0, 3.0)).astype(int) + 3
+    truth = np.round(np.clip(_flat(labels, "labels"), -3.0, 3.0)).astype(int) + 3
+    if preds.shape != truth.shape:
+        raise ValueError(f"predictions ({preds.size}) and labels ({truth.size}) differ in length")
+    matrix = np.zeros((7, 7), dtype=np.int64)
+    np.add.at(matrix, (truth, preds), 1)
+    return matrix
+
+
 def regression_metrics(predictions: ArrayLike, labels: ArrayLike) -> dict[str, float]:
     """MMSA regression metrics for sentiment scores in [-3, 3].
 
