@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tensorboard_scalars import read_tensorboard
 
 from videoadviser.config import Recipe
 from videoadviser.data.dataset import load_dataset
@@ -92,6 +93,10 @@ def test_distillation_pulls_the_student_towards_the_teacher(
     distill = [float(r["loss_distill"]) for r in rows]
     assert len(distill) == 3 and distill[-1] < distill[0]
     assert all(float(r["loss_l1"]) > 0 for r in rows) and rows[0]["loss_soft_kl"] == ""
+    # ... and TensorBoard gets the same curves, one point per validation
+    scalars = read_tensorboard(tmp_path / "dist")
+    assert [p.step for p in scalars["valid/mae"]] == [int(r["step"]) for r in rows]
+    assert [p.value for p in scalars["train/loss_distill"]] == pytest.approx(distill, rel=1e-5)
     with pytest.raises(DataError, match="needs the teacher's predictions"):
         train_student(tiny_recipe, dataset, tmp_path / "x", None, 1.0, progress=False)
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from tensorboard_scalars import read_tensorboard
 
 import videoadviser.teacher.features as features
 from videoadviser.config import Recipe, TeacherConfig
@@ -41,6 +42,11 @@ def test_training_lowers_the_loss_and_writes_outputs(tiny_recipe: Recipe, tmp_pa
         assert total == pytest.approx(row["train_loss"], rel=1e-5)
     header = (tmp_path / "teacher" / "history.csv").read_text().splitlines()[0]
     assert header == "epoch,train_loss,loss_ce,loss_l1,valid_mae,seconds"
+    scalars = read_tensorboard(tmp_path / "teacher")  # the same curves for TensorBoard
+    assert [p.value for p in scalars["valid/mae"]] == pytest.approx(
+        [h["valid_mae"] for h in result["history"]], rel=1e-6
+    )
+    assert {"train/loss", "train/loss_ce", "train/loss_l1", "lr"} <= set(scalars)
     assert set(read_json(tmp_path / "teacher" / "metrics.json")) == {"train", "valid", "test"}
     assert (tmp_path / "teacher" / "best" / "model.safetensors").is_file()
     best = result["best_epoch"]

@@ -65,6 +65,7 @@ from videoadviser.utils.io import (
 )
 from videoadviser.utils.runtime import (
     autocast,
+    close_trackers,
     make_accelerator,
     make_optimizer,
     resolve_precision,
@@ -246,7 +247,6 @@ def train_student(
     out_dir = Path(out_dir)
     seed_everything(recipe.seed)
     precision = resolve_precision(cfg.mixed_precision)
-    accelerator = make_accelerator()
     model, tokenizer = build_student(cfg.checkpoint, cfg.dropout)
     splits = {s: dataset.split(s) for s in SPLITS}
     encoded = {
@@ -286,6 +286,9 @@ def train_student(
     else:
         targets = TeacherTargets(torch.zeros(len(train_records)), None)
 
+    accelerator = make_accelerator(
+        log_dir=out_dir
+    )  # after the checks: a refused run writes nothing
     head = [p for n, p in model.named_parameters() if "classifier" in n or "pooler" in n]
     head_ids = {id(p) for p in head}
     body = [p for p in model.parameters() if id(p) not in head_ids]
@@ -362,6 +365,11 @@ def train_student(
                 "seconds": time.perf_counter() - started,
             }
         )
+        scalars = {"valid/mae": valid_mae, "lr": optimizer.param_groups[0]["lr"]}
+        scalars.update({f"train/{k}": v for k, v in history[-1].items() if k.startswith("loss_")})
+        if losses:
+            scalars["train/loss"] = history[-1]["train_loss"]
+        accelerator.log(scalars, step=step)
         bar.set_postfix(loss=f"{history[-1]['train_loss']:.3f}", valid_mae=f"{valid_mae:.3f}")
         if accelerator.is_main_process:
             state = {"step": step, "history": history, "selection": selection.as_dict()}
@@ -431,6 +439,7 @@ def train_student(
     if not history or history[-1]["step"] != step:
         validate(step)  # the final weights are always a candidate
     bar.close()
+    close_trackers(accelerator)
     accelerator.wait_for_everyone()
 
     best, _ = load_student(out_dir / "best")

@@ -71,6 +71,7 @@ from videoadviser.utils.engine import (
 from videoadviser.utils.io import read_json, write_csv, write_json
 from videoadviser.utils.runtime import (
     autocast,
+    close_trackers,
     main_process_first,
     make_accelerator,
     make_optimizer,
@@ -496,7 +497,7 @@ def train_teacher(
     seed_everything(recipe.seed)
     # the transcript path sits out the video-only epochs: DDP must not wait for its gradients
     precision = resolve_precision(cfg.mixed_precision)
-    accelerator = make_accelerator(find_unused_parameters=True)
+    accelerator = make_accelerator(find_unused_parameters=True, log_dir=out_dir)
     teacher, tokenizers = build_teacher(recipe)
     teacher.to(accelerator.device)  # frozen-tower caches are filled on the training device
     sampling = frame_sampling(teacher, recipe.data)
@@ -593,6 +594,10 @@ def train_teacher(
         if selection.update(epoch + 1, valid_mae) and accelerator.is_main_process:
             save_teacher(out_dir / "best", accelerator.unwrap_model(model), tokenizers, config)
         state.update(selection.as_dict())
+        row = state["history"][-1]
+        scalars = {"valid/mae": valid_mae, "train/loss": row["train_loss"]}
+        scalars.update({f"train/{k}": v for k, v in row.items() if k.startswith("loss_")})
+        accelerator.log({**scalars, "lr": optimizer.param_groups[0]["lr"]}, step=epoch + 1)
         if accelerator.is_main_process:
             opt_tensors, opt_meta = optimizer_to_tensors(optimizer)
             save_teacher(
@@ -608,6 +613,7 @@ def train_teacher(
             valid_mae=f"{valid_mae:.3f}",
             best=f"{state['best_mae']:.3f}",
         )
+    close_trackers(accelerator)
     accelerator.wait_for_everyone()
 
     best, _, _ = load_teacher(out_dir / "best")

@@ -66,7 +66,12 @@ def resolve_precision(mixed_precision: str) -> str:
     return mixed_precision
 
 
-def make_accelerator(find_unused_parameters: bool = False) -> Accelerator:
+TENSORBOARD_DIR = "tensorboard"  # a training stage's event files, under its folder
+
+
+def make_accelerator(
+    find_unused_parameters: bool = False, log_dir: str | Path | None = None
+) -> Accelerator:
     """An :class:`Accelerator`: one process, or many under ``torchrun`` / ``accelerate launch``
     (gloo on CPUs, NCCL on GPUs).
 
@@ -75,14 +80,22 @@ def make_accelerator(find_unused_parameters: bool = False) -> Accelerator:
     differ (fp16, which would need Accelerate's loss scaling, is refused by the recipe check).
     ``find_unused_parameters`` is for a model whose steps may leave some parameters out (the
     teacher's transcript path while it reads video only): DDP then does not wait for them.
+    With a ``log_dir`` (a training stage's folder) Accelerate's TensorBoard tracker writes event
+    files to ``log_dir/tensorboard`` (main process; ``accelerator.log``, then
+    :func:`close_trackers`).
     """
     handlers = [DistributedDataParallelKwargs(find_unused_parameters=True)]
     process_state()  # the processes' shared state, made once and the same way everywhere
-    return Accelerator(
+    accelerator = Accelerator(
         mixed_precision="no",
         cpu=not torch.cuda.is_available(),
         kwargs_handlers=handlers if find_unused_parameters else None,
+        log_with="tensorboard" if log_dir is not None else None,
+        project_dir=str(log_dir) if log_dir is not None else None,
     )
+    if log_dir is not None:
+        accelerator.init_trackers(TENSORBOARD_DIR)
+    return accelerator
 
 
 def autocast(precision: str, device: torch.device) -> Any:
@@ -131,6 +144,14 @@ def make_optimizer(
     """
     fused = device.type in ("cpu", "cuda")
     return torch.optim.AdamW(groups, weight_decay=weight_decay, fused=fused or None)
+
+
+def close_trackers(accelerator: Accelerator) -> None:
+    """Flush and close a stage's TensorBoard writer. (Not ``accelerator.end_training()``: that
+    also ends the process group, which the run's later stages still use.)"""
+    for tracker in accelerator.trackers:
+        tracker.finish()
+    accelerator.trackers = []
 
 
 def run_on_main(write: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
