@@ -39,6 +39,8 @@ def test_student_loss_golden_and_stopgrad() -> None:
     loss, parts = student_loss(prediction, labels, teacher, lambda2=0.5)
     assert math.isclose(parts["l1"], 0.5)  # (1 + 0) / 2
     assert math.isclose(parts["distill"], 2.5)  # (1 + 4) / 2
+    # the baseline (lambda2 = 0) records no distillation term: it has no teacher
+    assert set(student_loss(prediction, labels, teacher, lambda2=0.0)[1]) == {"l1"}
     assert math.isclose(loss.item(), 0.5 + 0.5 * 2.5)
     loss.backward()
     assert teacher.grad is None  # the teacher is a fixed target

@@ -111,10 +111,9 @@ def student_loss(
         raise ValueError(f"distill {distill!r} is not one of {', '.join(DISTILL_LOSSES)}")
     supervised = torch.where(labelled, (prediction - labels).abs(), torch.zeros_like(d))
     per_clip = supervised + lambda2 * d
-    parts = {
-        "l1": supervised.sum().item() / max(1, int(labelled.sum())),
-        "distill": d.mean().item(),  # the term before lambda2 (its kind: ``distill``)
-    }
+    parts = {"l1": supervised.sum().item() / max(1, int(labelled.sum()))}
+    if lambda2 > 0:  # the baseline has no teacher: nothing to report
+        parts["distill"] = d.mean().item()  # the term before lambda2 (its kind: ``distill``)
     if soft_weight > 0:
         if teacher_logits is None:
             raise ValueError("the soft-class term needs the teacher's class logits")
