@@ -34,18 +34,10 @@ import numpy as np
 
 from videoadviser.errors import DataError
 from videoadviser.evaluation.metrics import seven_class_confusion
-from videoadviser.pipeline import MODELS, model_label, student_folder
+from videoadviser.pipeline import MODELS, TABLE_COLUMNS, model_label, student_folder
 from videoadviser.utils.io import read_json, write_text
 
 REPORT_FILE = "report.html"
-TEST_COLUMNS = (
-    ("MAE", "MAE"),
-    ("Corr", "Corr"),
-    ("Acc-2 Has0", "Has0_acc_2"),
-    ("Acc-2 Non0", "Non0_acc_2"),
-    ("F1 Non0", "Non0_F1_score"),
-    ("Acc-7", "Mult_acc_7"),
-)
 SHORT = {
     "teacher": "teacher",
     "student_distilled": "distilled",
@@ -144,16 +136,16 @@ class RunFiles:
 
 
 def _results_table(run: RunFiles) -> str:
-    header = ["Model (test split)", "seed"] + [name for name, _ in TEST_COLUMNS]
+    header = ["Model (test split)", "seed"] + [name for name, _ in TABLE_COLUMNS]
     rows: list[list[Any]] = []
     for model in run.models:
         for seed in run.seeds:
             test = run.results["per_seed"][str(seed)][model]["test"]
-            rows.append([run.label(model), seed, *(f"{test[k]:.4f}" for _, k in TEST_COLUMNS)])
+            rows.append([run.label(model), seed, *(f"{test[k]:.4f}" for _, k in TABLE_COLUMNS)])
     means = []
     for model in run.models:
         summary = run.results["summary_test"][model]
-        cells = [f"{summary[k]['mean']:.4f} +/- {summary[k]['std']:.4f}" for _, k in TEST_COLUMNS]
+        cells = [f"{summary[k]['mean']:.4f} +/- {summary[k]['std']:.4f}" for _, k in TABLE_COLUMNS]
         means.append([run.label(model), "mean +/- std", *cells])
     return _table(header, rows + means, mean_rows=len(means))
 
