@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import csv
 import json
+import statistics
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from fast_recipe import FAST
 
 BENCHMARKS = Path(__file__).parent.parent / "benchmarks"
@@ -84,3 +86,54 @@ def test_the_side_lane_benchmark_times_both_ways(tiny_demo: Path, tmp_path: Path
     result = json.loads((tmp_path / "side_lane.json").read_text())
     assert len(result["ratios"]) == 1 and result["median_ratio"] > 0
     assert all(len(v) == 1 and v[0] > 0 for v in result["seconds"].values())
+
+
+def test_the_feature_cache_benchmark_times_cold_and_warm_side_by_side(
+    tiny_demo: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "feature_cache.json"
+    work = tmp_path / "work"
+    printed = _run("feature_cache.py", "--data", str(tiny_demo), "--clips", "12",
+                   "--repeats", "2", *FAST, "--set", "data.num_workers=0", "--work", str(work),
+                   "--out", str(out))  # fmt: skip
+    assert "repeat 2 (warm then cold)" in printed and "median ratio" in printed
+    result = json.loads(out.read_text())
+    assert result["split_clips"] == {"train": 8, "valid": 2, "test": 2} and result["clips"] == 12
+    assert result["frame_shapes"] == ["4x64"]
+    assert result["orders"] == [["cold", "warm"], ["warm", "cold"]]
+    # cold decodes every clip; warm reads the features back and decodes none
+    assert result["frames_decoded"] == {"cold": [12, 12], "warm": [0, 0]}
+    phases = result["phases"]
+    for way in ("cold_s", "warm_s"):  # each phase holds the one before it
+        for inputs, epoch, stage in zip(*(phases[p][way] for p in ("inputs", "epoch", "stage"))):
+            assert 0 < inputs < epoch < stage
+    for s in phases.values():
+        assert len(s["cold_s"]) == len(s["warm_s"]) == 2
+        assert s["median_cold_s"] == pytest.approx(statistics.median(s["cold_s"]))
+        assert s["median_warm_s"] == pytest.approx(statistics.median(s["warm_s"]))
+        assert s["ratios"] == pytest.approx([c / w for c, w in zip(s["cold_s"], s["warm_s"])])
+        assert s["median_ratio"] == pytest.approx(statistics.median(s["ratios"]))
+        assert s["ratio_of_medians"] == pytest.approx(s["median_cold_s"] / s["median_warm_s"])
+        assert s["cold_clips_per_s"] == pytest.approx(12 / s["median_cold_s"])
+        assert s["warm_clips_per_s"] == pytest.approx(12 / s["median_warm_s"])
+    assert not (work / "teacher").exists()  # each run's output folder is removed
+    assert any((work / "cache" / "transcripts").rglob("*.npy"))  # never emptied: warm both ways
+
+
+def test_the_trainer_benchmark_runs_both_trainers_on_the_same_job(
+    tiny_demo: Path, tmp_path: Path
+) -> None:
+    printed = _run("student_vs_trainer.py", "--data", str(tiny_demo), "--rounds", "1",
+                   "--set", "student.epochs=1", "--set", "student.batch_size=8",
+                   "--out", str(tmp_path))  # fmt: skip
+    assert "| videoadviser |" in printed and "| hf_trainer |" in printed
+    assert "'eval_mae'" not in printed  # the Trainer's metric dicts stay off stdout
+    result = json.loads((tmp_path / "student_vs_trainer.json").read_text())
+    (row,) = result["rounds"]
+    for name in ("videoadviser", "hf_trainer"):
+        run = row[name]
+        assert run["epochs"] == 1 and 0 < run["valid_mae"] < 5
+        assert run["samples_per_s"] == pytest.approx(result["train_texts"] / run["seconds"])
+        assert 0 < result["summary"][name]["of_fp32_peak"]
+    ratio = row["videoadviser"]["samples_per_s"] / row["hf_trainer"]["samples_per_s"]
+    assert result["ratio_samples_per_s"] == pytest.approx(ratio)

@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from videoadviser import __version__
-from videoadviser.errors import VideoAdviserError
+from videoadviser.errors import ConfigError, VideoAdviserError
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -146,7 +146,12 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         raise DataError("give text to score, --file TXT (one text per line) or --csv CSV")
     if not texts:
         raise DataError("no text to score (the input is empty)")
-    scores = predict_texts(args.model, texts)
+    model = args.model
+    if args.backend == "torch":
+        from videoadviser.student.export import find_student
+
+        model = find_student(model)
+    scores = predict_texts(model, texts, backend=args.backend)
     for row, score in zip(rows, scores):
         row["sentiment"] = round(float(score), 4)
     if args.out:
@@ -155,6 +160,20 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     else:
         for text, score in zip(texts, scores):
             print(f"{score:+.4f}\t{text}")
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from videoadviser.student.export import check_export, export_onnx, find_student
+
+    if not args.onnx:
+        raise ConfigError("choose an export format: --onnx (the only one today)")
+    stage = f"student_{args.student}" if args.student else None
+    model_dir = find_student(args.source, seed=args.seed, stage=stage)
+    out = export_onnx(model_dir, args.out, int8=args.int8)
+    difference = check_export(model_dir, out)
+    print(f"exported {model_dir} to {out}")
+    print(f"largest |ONNX - PyTorch| on the check texts: {difference:.2e}")
     return 0
 
 
@@ -428,8 +447,44 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument(
         "--text-column", default="text", help="the CSV's text column (default text)"
     )
+    predict.add_argument(
+        "--backend",
+        choices=("torch", "onnx"),
+        default="torch",
+        help="torch: a student folder (or a run, stage or seed folder: its student); "
+        "onnx: a folder written by `videoadviser export --onnx` (default torch)",
+    )
     predict.add_argument("--out", type=Path, default=None, help="write a CSV instead of printing")
     predict.set_defaults(handler=_cmd_predict)
+
+    export = commands.add_parser(
+        "export",
+        help="export a trained student for serving (ONNX, optionally int8)",
+        description="Write an ONNX model of a trained student, with its tokenizer, to a folder "
+        "that `videoadviser predict --backend onnx --model FOLDER` reads. --int8 applies ONNX "
+        "Runtime's dynamic int8 quantisation. The export is checked against PyTorch on sample "
+        "texts and the largest difference is printed.",
+    )
+    export.add_argument(
+        "source",
+        type=Path,
+        metavar="RUN_OR_MODEL",
+        help="a student folder (with config.json), a student stage folder, or a run or seed "
+        "folder (its transfer-set student if it has one, else the paper-setting student)",
+    )
+    export.add_argument("--onnx", action="store_true", help="write ONNX (the export format)")
+    export.add_argument("--int8", action="store_true", help="dynamic int8 quantisation")
+    export.add_argument("--seed", type=int, default=None, help="in a run folder: which seed")
+    export.add_argument(
+        "--student",
+        choices=("transfer", "distilled", "baseline"),
+        default=None,
+        help="in a run or seed folder: which student (default transfer, else distilled)",
+    )
+    export.add_argument(
+        "--out", type=Path, default=None, help="output folder (default: onnx[-int8] beside it)"
+    )
+    export.set_defaults(handler=_cmd_export)
     _add_retrieval_commands(commands)
     return parser
 

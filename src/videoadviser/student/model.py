@@ -9,9 +9,6 @@ standard transformers model that gives the same predictions without videoadviser
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from transformers import (
@@ -23,18 +20,7 @@ from transformers import (
 
 from videoadviser.errors import ConfigError
 from videoadviser.pretrained import resolve_text_checkpoint
-
-
-@contextmanager
-def _quiet_load_report() -> Iterator[None]:
-    """Silence transformers' load report while loading an encoder under a new head."""
-    log = logging.getLogger("transformers.modeling_utils")
-    level = log.level
-    log.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        log.setLevel(level)
+from videoadviser.utils.runtime import quiet_loggers
 
 
 def build_student(
@@ -44,7 +30,8 @@ def build_student(
     source = resolve_text_checkpoint(checkpoint)
     try:
         tokenizer = AutoTokenizer.from_pretrained(source)
-        with _quiet_load_report():  # the regression head is new by design: no "MISSING" table
+        # the regression head is new by design: no "MISSING" table
+        with quiet_loggers("transformers.modeling_utils"):
             model = AutoModelForSequenceClassification.from_pretrained(
                 source, num_labels=1, problem_type="regression", classifier_dropout=dropout
             )

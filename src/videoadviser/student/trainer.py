@@ -34,7 +34,7 @@ from videoadviser.data.records import SPLITS, ClipRecord, records_fingerprint
 from videoadviser.data.tokens import tokenize
 from videoadviser.data.unlabelled import UNLABELLED, TransferSet, check_no_overlap
 from videoadviser.distillation.losses import student_loss
-from videoadviser.errors import DataError
+from videoadviser.errors import ConfigError, DataError
 from videoadviser.evaluation.metrics import finite_metrics
 from videoadviser.student.model import build_student, load_student
 from videoadviser.utils.checkpoint import (
@@ -209,8 +209,29 @@ def predict_encoded(
     return out
 
 
-def predict_texts(model_dir: str | Path, texts: list[str], batch_size: int = 64) -> np.ndarray:
-    """Load an exported student and score ``texts``: ``(N,)`` sentiment in about [-3, 3]."""
+def parameter_groups(model: PreTrainedModel, cfg: StudentConfig) -> list[dict[str, Any]]:
+    """The optimizer's groups: the pretrained encoder at ``cfg.lr``, the new head (pooler and
+    classifier) at ``cfg.head_lr``."""
+    head = [p for n, p in model.named_parameters() if "classifier" in n or "pooler" in n]
+    head_ids = {id(p) for p in head}
+    body = [p for p in model.parameters() if id(p) not in head_ids]
+    return [{"params": body, "lr": cfg.lr}, {"params": head, "lr": cfg.head_lr}]
+
+
+def predict_texts(
+    model_dir: str | Path, texts: list[str], batch_size: int = 64, backend: str = "torch"
+) -> np.ndarray:
+    """Score ``texts`` with an exported student: ``(N,)`` sentiment in about [-3, 3].
+
+    ``backend`` ``"torch"`` loads the transformers folder (``best/``); ``"onnx"`` runs an
+    ONNX export (``videoadviser export``) on ONNX Runtime.
+    """
+    if backend == "onnx":
+        from videoadviser.student.export import OnnxStudent
+
+        return OnnxStudent(model_dir).predict(texts, batch_size)
+    if backend != "torch":
+        raise ConfigError(f"backend {backend!r}: choose torch or onnx")
     model, tokenizer = load_student(model_dir)
     max_length = min(getattr(tokenizer, "model_max_length", 512), 512)
     metadata = Path(model_dir) / METADATA_FILE
@@ -289,14 +310,7 @@ def train_student(
     accelerator = make_accelerator(
         log_dir=out_dir
     )  # after the checks: a refused run writes nothing
-    head = [p for n, p in model.named_parameters() if "classifier" in n or "pooler" in n]
-    head_ids = {id(p) for p in head}
-    body = [p for p in model.parameters() if id(p) not in head_ids]
-    optimizer = make_optimizer(
-        [{"params": body, "lr": cfg.lr}, {"params": head, "lr": cfg.head_lr}],
-        cfg.weight_decay,
-        accelerator.device,
-    )
+    optimizer = make_optimizer(parameter_groups(model, cfg), cfg.weight_decay, accelerator.device)
     steps_per_epoch = math.ceil(len(train) / (cfg.batch_size * accelerator.num_processes))
     schedule = StepSchedule(
         optimizer,

@@ -42,6 +42,25 @@ def torch_threads(count: int) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
+@contextmanager
+def quiet_loggers(*names: str, level: int = logging.ERROR) -> Iterator[None]:
+    """Raise the named loggers (``""`` is the root logger) to ``level`` for the block, and
+    silence Python warnings in it; the levels on entry are restored after."""
+    import warnings
+
+    loggers = [logging.getLogger(name or None) for name in names]
+    before = [log.level for log in loggers]
+    for log in loggers:
+        log.setLevel(max(level, log.level))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        for log, old in zip(loggers, before):
+            log.setLevel(old)
+
+
 def quiet_other_libraries() -> None:
     """Silence transformers' load reports and weight-loading bars (noise in a run's output)."""
     from transformers.utils import logging as transformers_logging

@@ -1,0 +1,120 @@
+"""The exported student: ONNX fp32 equals PyTorch, int8 keeps test MAE, and the CLI around it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from videoadviser.cli import main
+from videoadviser.config import load_recipe
+from videoadviser.data.dataset import load_dataset
+from videoadviser.errors import ConfigError
+from videoadviser.student import export
+from videoadviser.student.export import OnnxStudent, export_onnx, find_student
+from videoadviser.student.trainer import predict_texts, train_student
+
+# texts of very different lengths: the graph was traced on two short ones (dynamic axes)
+ODD_TEXTS = ["", "no", " ".join(["a long transcript that runs on and on"] * 12)]
+
+
+@pytest.fixture(scope="module")
+def student(tiny_demo: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A student trained for two epochs on the tiny set (``.../student/best``)."""
+    out = tmp_path_factory.mktemp("export") / "student"
+    recipe = load_recipe(
+        "demo", [f'data.path="{tiny_demo}"', "student.epochs=2", "student.batch_size=8"]
+    )
+    train_student(recipe, load_dataset(tiny_demo, progress=False), out, None, 0.0, progress=False)
+    return out / "best"
+
+
+def _test_split(tiny_demo: Path) -> tuple[list[str], np.ndarray]:
+    records = load_dataset(tiny_demo, progress=False).split("test")
+    return [r.text for r in records], np.array([r.label for r in records])
+
+
+def test_onnx_fp32_equals_pytorch_and_int8_keeps_test_mae(student: Path, tiny_demo: Path) -> None:
+    texts, labels = _test_split(tiny_demo)
+    texts = texts + ODD_TEXTS
+    fp32_dir = export_onnx(student)
+    assert fp32_dir == student.parent / "onnx"
+    int8_dir = export_onnx(student, int8=True)
+    assert int8_dir == student.parent / "onnx-int8"
+    torch_scores = predict_texts(student, texts)
+    fp32 = OnnxStudent(fp32_dir)
+    np.testing.assert_allclose(fp32.predict(texts), torch_scores, atol=1e-4, rtol=0)
+    np.testing.assert_allclose(fp32.predict(texts, batch_size=1), torch_scores, atol=1e-4, rtol=0)
+    int8 = OnnxStudent(int8_dir)
+    assert (fp32.precision, int8.precision) == ("fp32", "int8-dynamic")
+    size = {d: (d / "model.onnx").stat().st_size for d in (fp32_dir, int8_dir)}
+    assert size[int8_dir] < 0.75 * size[fp32_dir]  # int8 weights, not the fp32 graph copied
+    n = len(labels)
+    mae_fp32 = np.abs(fp32.predict(texts)[:n] - labels).mean()
+    mae_int8 = np.abs(int8.predict(texts)[:n] - labels).mean()
+    assert abs(mae_int8 - mae_fp32) <= 0.01 * mae_fp32
+    # the export reads its own tokenizer and max_length: no videoadviser run folder needed
+    assert int8.max_length == 64 and {"tokenizer.json", "videoadviser_student.json"} <= {
+        p.name for p in int8_dir.iterdir()
+    }
+
+
+def test_a_failed_export_leaves_no_folder(
+    student: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(source: Path, target: Path) -> None:
+        target.write_bytes(b"half a model")
+        raise RuntimeError("killed while quantising")
+
+    monkeypatch.setattr(export, "_quantize_int8", broken)
+    with pytest.raises(RuntimeError, match="killed while quantising"):
+        export_onnx(student, tmp_path / "out", int8=True)
+    assert not (tmp_path / "out").exists()
+    assert not list(tmp_path.glob(".out.*"))  # no staging folder left behind
+
+
+def test_find_student_in_run_seed_and_stage_folders(student: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    for stage in ("student_distilled", "student_transfer_12"):
+        (run / "seed_7" / stage).mkdir(parents=True)
+        (run / "seed_7" / stage / "best").symlink_to(student)
+    seed = run / "seed_7"
+    assert find_student(student) == student
+    assert find_student(run) == seed / "student_transfer_12" / "best"
+    assert find_student(run, seed=7, stage="student_distilled") == (
+        seed / "student_distilled" / "best"
+    )
+    assert find_student(seed / "student_distilled") == seed / "student_distilled" / "best"
+    with pytest.raises(ConfigError, match="no seed_8 folder"):
+        find_student(run, seed=8)
+    with pytest.raises(ConfigError, match="no trained student found"):
+        find_student(run, stage="student_baseline")
+
+
+def test_export_and_predict_from_the_command_line(
+    student: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "served"
+    assert main(["export", str(student), "--onnx", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert f"to {out}" in printed and "largest |ONNX - PyTorch|" in printed
+    texts = ["what a lovely day", "this is terrible"]
+    assert main(["predict", "--model", str(student), *texts]) == 0
+    torch_lines = capsys.readouterr().out.strip().splitlines()
+    assert main(["predict", "--backend", "onnx", "--model", str(out), *texts]) == 0
+    onnx_lines = capsys.readouterr().out.strip().splitlines()
+    assert [line.split("\t")[1] for line in onnx_lines] == texts
+    for a, b in zip(torch_lines, onnx_lines):
+        assert abs(float(a.split("\t")[0]) - float(b.split("\t")[0])) <= 1e-4
+
+
+def test_export_and_onnx_predict_errors_name_the_fix(
+    student: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["export", str(student)]) == 2
+    assert "choose an export format: --onnx" in capsys.readouterr().err
+    assert main(["export", str(tmp_path), "--onnx"]) == 2
+    assert f"{tmp_path}: no trained student found" in capsys.readouterr().err
+    assert main(["predict", "--backend", "onnx", "--model", str(student), "hello"]) == 2
+    assert "videoadviser export MODEL --onnx" in capsys.readouterr().err
