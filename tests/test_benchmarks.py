@@ -137,3 +137,20 @@ def test_the_trainer_benchmark_runs_both_trainers_on_the_same_job(
         assert 0 < result["summary"][name]["of_fp32_peak"]
     ratio = row["videoadviser"]["samples_per_s"] / row["hf_trainer"]["samples_per_s"]
     assert result["ratio_samples_per_s"] == pytest.approx(ratio)
+
+
+def test_the_inference_benchmark_times_teacher_and_three_student_backends(
+    tiny_demo: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "inference.json"
+    printed = _run("inference_cost.py", "--paper-size", "--tiny", "--data", str(tiny_demo),
+                   "--clips", "6", "--repeats", "2", "--out", str(out))  # fmt: skip
+    models = ["teacher", "student_pytorch_fp32", "student_onnx_fp32", "student_onnx_int8"]
+    assert all(f"| {m} |" in printed for m in models)
+    result = json.loads(out.read_text())
+    assert list(result["seconds"]) == models and result["clips"] == 6
+    for name, seconds in result["seconds"].items():
+        assert len(seconds) == 2 and all(s > 0 for s in seconds)
+        ms = 1000 * statistics.median(seconds) / 6
+        assert result["ms_per_clip"][name] == pytest.approx(ms)
+        assert result["teacher_over"][name] == pytest.approx(result["ms_per_clip"]["teacher"] / ms)

@@ -22,7 +22,12 @@ import torch
 
 from videoadviser.errors import ConfigError
 from videoadviser.student.model import load_student
-from videoadviser.student.trainer import METADATA_FILE, Encoded, predict_texts
+from videoadviser.student.trainer import (
+    METADATA_FILE,
+    Encoded,
+    predict_texts,
+    truncation_length,
+)
 from videoadviser.utils.io import read_json, staged_folder, write_json
 from videoadviser.utils.runtime import quiet_loggers
 
@@ -155,9 +160,7 @@ def export_onnx(
             "source": str(model_dir),
             "torch": torch.__version__,
         }
-        metadata.setdefault("student", {}).setdefault(
-            "max_length", min(getattr(tokenizer, "model_max_length", 512), 512)
-        )
+        metadata.setdefault("student", {})["max_length"] = truncation_length(model_dir, tokenizer)
         write_json(staging / METADATA_FILE, metadata)
     return out
 

@@ -233,11 +233,17 @@ def predict_texts(
     if backend != "torch":
         raise ConfigError(f"backend {backend!r}: choose torch or onnx")
     model, tokenizer = load_student(model_dir)
-    max_length = min(getattr(tokenizer, "model_max_length", 512), 512)
+    encoded = Encoded(tokenizer, texts, truncation_length(model_dir, tokenizer))
+    return predict_encoded(model, encoded, batch_size)
+
+
+def truncation_length(model_dir: str | Path, tokenizer: PreTrainedTokenizerBase) -> int:
+    """Tokens an exported student reads: its training's ``student.max_length`` where the
+    folder records it, else the tokenizer's limit (at most 512)."""
     metadata = Path(model_dir) / METADATA_FILE
     if metadata.is_file():  # truncate as in training
-        max_length = read_json(metadata)["student"]["max_length"]
-    return predict_encoded(model, Encoded(tokenizer, texts, max_length), batch_size)
+        return int(read_json(metadata)["student"]["max_length"])
+    return min(getattr(tokenizer, "model_max_length", 512), 512)
 
 
 def train_student(
