@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -118,3 +121,26 @@ def test_export_and_onnx_predict_errors_name_the_fix(
     assert f"{tmp_path}: no trained student found" in capsys.readouterr().err
     assert main(["predict", "--backend", "onnx", "--model", str(student), "hello"]) == 2
     assert "videoadviser export MODEL --onnx" in capsys.readouterr().err
+
+
+def test_the_export_serves_with_onnxruntime_and_tokenizers_alone(student: Path) -> None:
+    folder = export_onnx(student)  # the same folder as the first test's: rewritten whole
+    texts = ["what a lovely day", "this is terrible, truly"]
+    script = f"""
+import json, sys
+import numpy as np, onnxruntime, tokenizers
+tokenizer = tokenizers.Tokenizer.from_file({str(folder / "tokenizer.json")!r})
+session = onnxruntime.InferenceSession({str(folder / "model.onnx")!r})
+out = []
+for text in {texts!r}:
+    ids = np.array([tokenizer.encode(text).ids], dtype=np.int64)
+    feed = {{"input_ids": ids, "attention_mask": np.ones_like(ids)}}
+    out.append(float(session.run(None, feed)[0][0, 0]))
+assert "torch" not in sys.modules and not any(m.startswith("videoadviser") for m in sys.modules)
+print(json.dumps(out))
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    plain = json.loads(result.stdout.strip().splitlines()[-1])
+    np.testing.assert_allclose(plain, OnnxStudent(folder).predict(texts), atol=1e-5)
