@@ -23,7 +23,7 @@ Two sizes:
   the weights; the clips are the embedded set's (64 px mp4s, so decoding is cheaper than real
   360p video and the teacher's figure is a lower bound).
 
-    python benchmarks/inference_cost.py --run runs/demo-... --repeats 3
+    python benchmarks/inference_cost.py --run runs/demo-... --repeats 3   # RUN/inference_cost.json
     python benchmarks/inference_cost.py --paper-size --clips 48 --repeats 3
 """
 
@@ -43,6 +43,7 @@ from gpu_paper_scale import ROBERTA_LARGE, TINY_STUDENT, random_student
 
 from videoadviser.config import Recipe, load_recipe
 from videoadviser.data.dataset import load_dataset
+from videoadviser.data.frames import FrameSampling
 from videoadviser.data.records import ClipRecord
 from videoadviser.student.export import OnnxStudent, export_onnx, find_student
 from videoadviser.student.model import build_student, load_student
@@ -53,6 +54,7 @@ from videoadviser.teacher.trainer import (
     load_teacher,
     prepare_inputs,
     run_teacher,
+    saved_settings,
 )
 from videoadviser.utils.io import write_json
 from videoadviser.utils.runtime import quiet_other_libraries
@@ -60,9 +62,10 @@ from videoadviser.utils.runtime import quiet_other_libraries
 Scorer = Callable[[list[ClipRecord]], np.ndarray]
 
 
-def teacher_scorer(teacher: Any, tokenizers: Any, recipe: Recipe, batch_size: int) -> Scorer:
+def teacher_scorer(
+    teacher: Any, tokenizers: Any, recipe: Recipe, sampling: FrameSampling, batch_size: int
+) -> Scorer:
     """Score clips from their mp4 and transcript, into an empty cache each call."""
-    sampling = frame_sampling(teacher, recipe.data)
     recipe.teacher.freeze_vision = False  # time real decoding and the tower, not the cache
 
     def score(records: list[ClipRecord]) -> np.ndarray:
@@ -128,19 +131,21 @@ def paper_size_models(
     student, tokenizer = build_student(str(encoder), recipe.student.dropout)
     student.save_pretrained(work / "student")  # a student folder, as training exports it
     tokenizer.save_pretrained(work / "student")
-    models = {"teacher": teacher_scorer(teacher.eval(), tokenizers, recipe, batch_size)}
+    sampling = frame_sampling(teacher, recipe.data)
+    models = {"teacher": teacher_scorer(teacher.eval(), tokenizers, recipe, sampling, batch_size)}
     models.update(student_scorers(work / "student", work, batch_size))
     return models, recipe
 
 
 def demo_size_models(
-    run: Path, seed: int | None, data: str, work: Path, batch_size: int
+    run: Path, seed: int | None, data: str, batch_size: int, work: Path
 ) -> tuple[dict[str, Scorer], Recipe]:
     """The teacher and the student of a finished run."""
     seed_dir = run / f"seed_{seed}" if seed else sorted(run.glob("seed_*"))[0]
-    recipe = load_recipe("demo", [f'data.path="{data}"', f'cache_dir="{work / "cache"}"'])
-    teacher, tokenizers, _ = load_teacher(seed_dir / "teacher" / "best")
-    models = {"teacher": teacher_scorer(teacher, tokenizers, recipe, batch_size)}
+    teacher, tokenizers, config = load_teacher(seed_dir / "teacher" / "best")
+    recipe, sampling = saved_settings(config)  # the frames and inputs it was trained on
+    recipe.data.path = data
+    models = {"teacher": teacher_scorer(teacher, tokenizers, recipe, sampling, batch_size)}
     models.update(student_scorers(find_student(seed_dir), work, batch_size))
     return models, recipe
 
@@ -178,7 +183,7 @@ def main() -> None:
         if args.paper_size:
             models, recipe = paper_size_models(args.data, work, args.batch_size, args.tiny)
         else:
-            models, recipe = demo_size_models(args.run, args.seed, args.data, work, args.batch_size)
+            models, recipe = demo_size_models(args.run, args.seed, args.data, args.batch_size, work)
         seconds = time_models(models, records, args.repeats)
         mae = test_mae(models, test) if args.run else {}
     per_clip = {n: 1000 * statistics.median(s) / len(records) for n, s in seconds.items()}
@@ -197,7 +202,9 @@ def main() -> None:
         if name in mae and reference:
             cells = [f"{mae[name]:.4f}", f"{100 * (mae[name] - reference) / reference:+.2f}%"]
         print(f"| {name} | {ms:.2f} | {ratio:.1f}x | {cells[0]} | {cells[1]} |")
-    out = args.out or Path("benchmarks/results") / f"inference_cost_{size_name}.json"
+    # a run's figures go into the run folder, where its report.html shows them
+    out = args.out or (args.run / "inference_cost.json" if args.run else None)
+    out = out or Path("benchmarks/results") / f"inference_cost_{size_name}.json"
     write_json(
         out,
         {

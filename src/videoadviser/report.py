@@ -318,9 +318,22 @@ def _costs(run: RunFiles) -> str:
     path = run.dir / "inference_cost.json"
     if path.is_file():
         cost = read_json(path)
-        rows = [[k, f"{v:.3g}"] for k, v in cost.items() if isinstance(v, int | float)]
-        parts.append("<p>Inference cost (<code>benchmarks/inference_cost.py</code>):</p>")
-        parts.append(_table(["measure", "value"], rows))
+        mae = cost.get("test_mae", {})
+        rows = [
+            [
+                name,
+                f"{ms:.2f}",
+                f"{cost['teacher_over'][name]:.1f}x",
+                f"{mae[name]:.4f}" if name in mae else "",
+            ]
+            for name, ms in cost.get("ms_per_clip", {}).items()
+        ]
+        parts.append(
+            f"<p>Inference cost (<code>benchmarks/inference_cost.py</code>: {cost.get('clips')} "
+            f"test clips, batches of {cost.get('batch_size')}, {cost.get('threads')} threads, "
+            f"median of {cost.get('repeats')}):</p>"
+        )
+        parts.append(_table(["model", "ms a clip", "teacher / this", "test MAE"], rows))
     else:
         parts.append(
             '<p class="note">No inference cost measured for this run: '

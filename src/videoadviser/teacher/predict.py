@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from accelerate import Accelerator
 
-from videoadviser.config import DataConfig, Recipe, TeacherConfig
+from videoadviser.config import Recipe
 from videoadviser.data.dataset import SentimentDataset
 from videoadviser.data.frames import FrameSampling
 from videoadviser.data.records import SPLITS, ClipRecord
@@ -31,6 +31,7 @@ from videoadviser.teacher.trainer import (
     prediction_rows,
     prepare_inputs,
     run_teacher,
+    saved_settings,
     train_teacher,
     write_predictions,
 )
@@ -150,11 +151,8 @@ def _load_for_prediction(teacher_dir: str | Path, recipe: Recipe) -> _Predictor:
     """A saved teacher on this process's device, with the recipe it was trained with. Every
     process must call it (and predict) together; each runs a share of the clips."""
     teacher, tokenizers, config = load_teacher(teacher_dir)
-    saved = Recipe(teacher=TeacherConfig(**config["teacher"]), data=DataConfig(**config["data"]))
+    saved, sampling = saved_settings(config)
     saved.cache_dir, saved.data.video_policy = recipe.cache_dir, recipe.data.video_policy
-    sampling = FrameSampling(
-        **{k: tuple(v) if isinstance(v, list) else v for k, v in config["sampling"].items()}
-    )
     accelerator = make_accelerator()
     return _Predictor(teacher.to(accelerator.device), tokenizers, saved, sampling, accelerator)
 

@@ -459,6 +459,16 @@ def load_teacher(
     return teacher, tokenizers, config
 
 
+def saved_settings(config: dict[str, Any]) -> tuple[Recipe, FrameSampling]:
+    """The teacher and data sections a saved teacher was trained with (``config`` from
+    :func:`load_teacher`), and its frame sampling: what reading new clips for it needs."""
+    recipe = Recipe(teacher=TeacherConfig(**config["teacher"]), data=DataConfig(**config["data"]))
+    sampling = FrameSampling(
+        **{k: tuple(v) if isinstance(v, list) else v for k, v in config["sampling"].items()}
+    )
+    return recipe, sampling
+
+
 def _resumable(saved: dict[str, Any] | None, current: dict[str, Any]) -> bool:
     """A run may continue another made by the same configuration. Only the number of epochs
     may differ, and only with a constant schedule: a decaying one is laid out over
