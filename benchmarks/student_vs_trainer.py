@@ -22,7 +22,10 @@ FLOPs (matmul FLOPs of the non-padding tokens only: forward 2 x linear parameter
 attention's 4 x tokens^2 x hidden per layer; a training step is 3 forwards) and divides them by
 the fp32 matmul peak measured in the same run (``torch.mm``, 2048 x 2048, same threads):
 
-    python benchmarks/student_vs_trainer.py --rounds 3
+    python benchmarks/student_vs_trainer.py --rounds 3 --accuracy-seeds 1112 1113 1114 1115
+
+``--accuracy-seeds`` trains both once more per seed (untimed), so their validation MAE can be
+compared as mean +/- std over seeds rather than on the one timed seed.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from accelerate.state import AcceleratorState
 
 from videoadviser.config import Recipe, load_recipe
 from videoadviser.data.dataset import SentimentDataset, load_dataset
@@ -185,6 +189,13 @@ def main() -> None:
     parser.add_argument(
         "--set", action="append", default=[], help="recipe override KEY=VALUE (repeatable)"
     )
+    parser.add_argument(
+        "--accuracy-seeds",
+        type=int,
+        nargs="*",
+        default=[],
+        help="more seeds, each trained once by both (untimed), for validation MAE mean +/- std",
+    )
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
     args = parser.parse_args()
     quiet_other_libraries()
@@ -201,6 +212,9 @@ def main() -> None:
             row: dict[str, dict[str, float]] = {}
             for name in order:
                 row[name] = jobs[name](recipe, dataset, work / f"{name}_{index}")
+                # the Trainer's Accelerator sets the process-wide state to its bf16; ours
+                # autocasts itself and wants "no": each job starts from a clean state
+                AcceleratorState._reset_state(reset_partial_state=True)
                 row[name]["samples_per_s"] = row[name]["epochs"] * n_train / row[name]["seconds"]
                 shutil.rmtree(work / f"{name}_{index}", ignore_errors=True)
             print(
@@ -212,6 +226,14 @@ def main() -> None:
                 )
             )
             rounds.append(row)
+        # accuracy: the timed rounds' seed plus --accuracy-seeds, one untimed job each
+        valid = {name: [rounds[0][name]["valid_mae"]] for name in jobs}
+        for seed in args.accuracy_seeds:
+            seeded = load_recipe("demo", [f'data.path="{args.data}"', *args.set, f"seed={seed}"])
+            for name, job in jobs.items():
+                valid[name].append(job(seeded, dataset, work / f"{name}_seed{seed}")["valid_mae"])
+                AcceleratorState._reset_state(reset_partial_state=True)
+                shutil.rmtree(work / f"{name}_seed{seed}", ignore_errors=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     summary: dict[str, Any] = {}
@@ -230,6 +252,10 @@ def main() -> None:
             "useful_flops": flops,
             "useful_flop_per_s": flop_rate,
             "of_fp32_peak": flop_rate / peak["fp32"],
+            "of_bf16_peak": flop_rate / peak["bf16"],
+            "valid_mae_by_seed": valid[name],
+            "valid_mae_mean": statistics.mean(valid[name]),
+            "valid_mae_std": statistics.stdev(valid[name]) if len(valid[name]) > 1 else 0.0,
         }
     ratio = statistics.median(
         r["videoadviser"]["samples_per_s"] / r["hf_trainer"]["samples_per_s"] for r in rounds
@@ -238,13 +264,18 @@ def main() -> None:
         f"\nthreads {torch.get_num_threads()}; matmul peak fp32 {peak['fp32'] / 1e9:.1f} "
         f"GFLOP/s, bf16 {peak['bf16'] / 1e9:.1f} GFLOP/s"
     )
-    print("| trainer | samples/s | wall s | epochs | valid MAE | useful GFLOP/s | of fp32 peak |")
-    print("|---|---|---|---|---|---|---|")
+    seeds = 1 + len(args.accuracy_seeds)
+    print(
+        "| trainer | samples/s | wall s | epochs | valid MAE (timed seed) | "
+        f"valid MAE ({seeds} seeds) | useful GFLOP/s | of fp32 peak | of bf16 peak |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
     for name, s in summary.items():
         print(
             f"| {name} | {s['samples_per_s']:.1f} | {s['seconds']:.1f} | {s['epochs']:g} | "
-            f"{s['valid_mae']:.4f} | {s['useful_flop_per_s'] / 1e9:.1f} | "
-            f"{100 * s['of_fp32_peak']:.0f}% |"
+            f"{s['valid_mae']:.4f} | {s['valid_mae_mean']:.4f} +/- {s['valid_mae_std']:.4f} | "
+            f"{s['useful_flop_per_s'] / 1e9:.1f} | {100 * s['of_fp32_peak']:.0f}% | "
+            f"{100 * s['of_bf16_peak']:.0f}% |"
         )
     print(f"\nvideoadviser / Trainer samples/s, median of per-round ratios: {ratio:.2f}x")
     write_json(

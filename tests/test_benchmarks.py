@@ -123,20 +123,23 @@ def test_the_feature_cache_benchmark_times_cold_and_warm_side_by_side(
 def test_the_trainer_benchmark_runs_both_trainers_on_the_same_job(
     tiny_demo: Path, tmp_path: Path
 ) -> None:
-    printed = _run("student_vs_trainer.py", "--data", str(tiny_demo), "--rounds", "1",
+    # two rounds: the second runs the Trainer first, then ours in the same process
+    printed = _run("student_vs_trainer.py", "--data", str(tiny_demo), "--rounds", "2",
                    "--set", "student.epochs=1", "--set", "student.batch_size=8",
                    "--out", str(tmp_path))  # fmt: skip
     assert "| videoadviser |" in printed and "| hf_trainer |" in printed
     assert "'eval_mae'" not in printed  # the Trainer's metric dicts stay off stdout
     result = json.loads((tmp_path / "student_vs_trainer.json").read_text())
-    (row,) = result["rounds"]
-    for name in ("videoadviser", "hf_trainer"):
-        run = row[name]
-        assert run["epochs"] == 1 and 0 < run["valid_mae"] < 5
-        assert run["samples_per_s"] == pytest.approx(result["train_texts"] / run["seconds"])
-        assert 0 < result["summary"][name]["of_fp32_peak"]
-    ratio = row["videoadviser"]["samples_per_s"] / row["hf_trainer"]["samples_per_s"]
-    assert result["ratio_samples_per_s"] == pytest.approx(ratio)
+    assert len(result["rounds"]) == 2
+    for row in result["rounds"]:
+        for name in ("videoadviser", "hf_trainer"):
+            run = row[name]
+            assert run["epochs"] == 1 and 0 < run["valid_mae"] < 5
+            assert run["samples_per_s"] == pytest.approx(result["train_texts"] / run["seconds"])
+            assert 0 < result["summary"][name]["of_fp32_peak"]
+    ratios = [r["videoadviser"]["samples_per_s"] / r["hf_trainer"]["samples_per_s"]
+              for r in result["rounds"]]  # fmt: skip
+    assert result["ratio_samples_per_s"] == pytest.approx(statistics.median(ratios))
 
 
 def test_the_inference_benchmark_times_teacher_and_three_student_backends(
