@@ -141,7 +141,7 @@ def demo_size_models(
     run: Path, seed: int | None, data: str, batch_size: int, work: Path
 ) -> tuple[dict[str, Scorer], Recipe]:
     """The teacher and the student of a finished run."""
-    seed_dir = run / f"seed_{seed}" if seed else sorted(run.glob("seed_*"))[0]
+    seed_dir = run / f"seed_{seed}" if seed is not None else sorted(run.glob("seed_*"))[0]
     teacher, tokenizers, config = load_teacher(seed_dir / "teacher" / "best")
     recipe, sampling = saved_settings(config)  # the frames and inputs it was trained on
     recipe.data.path = data

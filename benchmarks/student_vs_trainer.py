@@ -8,6 +8,8 @@ lambda2 = 0, so no teacher is involved), with the same
   Trainer is given the same AdamW parameter groups), weight decay, cosine schedule and warm-up,
   dropout, truncation (``student.max_length``) and seed;
 - bf16 autocast (``student.mixed_precision = "bf16"``; the Trainer's ``bf16=True``);
+- loss on the labels (the recipe's L1, given to the Trainer as ``compute_loss_func``) and
+  gradient clipping (``student.grad_clip``; 0 = none, the Trainer's ``max_grad_norm``);
 - validation after every epoch with early stopping (``student.patience``), the best epoch
   kept, and at the end every split scored and the model saved.
 
@@ -89,6 +91,7 @@ def hf_trainer(recipe: Recipe, dataset: SentimentDataset, out: Path) -> dict[str
         learning_rate=cfg.lr,
         weight_decay=cfg.weight_decay,
         lr_scheduler_type="cosine" if cfg.schedule == "cosine" else "constant",
+        max_grad_norm=cfg.grad_clip,  # 0: no clipping, as ours
         warmup_steps=cfg.warmup_epochs / cfg.epochs,  # a ratio of the total steps
         bf16=cfg.mixed_precision == "bf16",
         use_cpu=True,
@@ -113,11 +116,12 @@ def hf_trainer(recipe: Recipe, dataset: SentimentDataset, out: Path) -> dict[str
         data_collator=DataCollatorWithPadding(tokenizer),
         optimizers=(optimizer, None),
         compute_metrics=_mae,
+        compute_loss_func=_l1_loss,  # the recipe's loss on labels, as ours (not MSE)
         callbacks=[EarlyStoppingCallback(early_stopping_patience=cfg.patience)],
     )
     trainer.remove_callback(PrinterCallback)  # no metric dicts on stdout (the table is ours)
     trainer.train()
-    valid_mae = float(trainer.evaluate()["eval_mae"])
+    valid_mae = float(trainer.state.best_metric)  # the kept epoch's (no extra evaluation)
     for split in SPLITS:  # score every split, as train_student does
         trainer.predict(data[split])
     trainer.save_model(str(out / "best"))
@@ -139,6 +143,11 @@ def _tokenized(tokenizer: Any, dataset: SentimentDataset, split: str, max_length
     ]
 
 
+def _l1_loss(outputs: Any, labels: torch.Tensor, num_items_in_batch: Any = None) -> torch.Tensor:
+    """Mean absolute error of the regression output: the student's loss on labels."""
+    return (outputs.logits.squeeze(-1).float() - labels.float()).abs().mean()
+
+
 def _mae(prediction: Any) -> dict[str, float]:
     scores = np.asarray(prediction.predictions).reshape(-1)
     return {"mae": float(np.abs(scores - np.asarray(prediction.label_ids).reshape(-1)).mean())}
@@ -150,18 +159,21 @@ def useful_flops(recipe: Recipe, dataset: SentimentDataset, epochs: float) -> fl
     model, tokenizer = build_student(recipe.student.checkpoint, recipe.student.dropout)
     config = model.config
     layers, hidden = config.num_hidden_layers, config.hidden_size
-    linear = sum(
-        m.weight.numel()
+    linears = {
+        name: m.weight.numel()
         for name, m in model.named_modules()
         if isinstance(m, torch.nn.Linear) and "embeddings" not in name
-    )
+    }
+    # the pooler and the classifier run once per text, the encoder's layers once per token
+    head = sum(n for name, n in linears.items() if "pooler" in name or "classifier" in name)
+    per_token = sum(linears.values()) - head
 
     def forward(split: str) -> float:
         texts = [r.text for r in dataset.split(split)]
-        lengths = np.array(
-            [len(x) for x in tokenizer(texts, truncation=True, max_length=64)["input_ids"]]
-        )
-        return float((2 * linear * lengths + 4 * layers * hidden * lengths**2).sum())
+        ids = tokenizer(texts, truncation=True, max_length=recipe.student.max_length)
+        lengths = np.array([len(x) for x in ids["input_ids"]])
+        per_text = 2 * per_token * lengths + 4 * layers * hidden * lengths**2 + 2 * head
+        return float(per_text.sum())
 
     train, valid = forward("train"), forward("valid")
     every_split = sum(forward(s) for s in SPLITS)

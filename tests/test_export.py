@@ -13,7 +13,7 @@ import pytest
 from videoadviser.cli import main
 from videoadviser.config import load_recipe
 from videoadviser.data.dataset import load_dataset
-from videoadviser.errors import ConfigError
+from videoadviser.errors import ConfigError, TrainingError
 from videoadviser.student import export
 from videoadviser.student.export import OnnxStudent, export_onnx, find_student
 from videoadviser.student.trainer import predict_texts, train_student
@@ -57,6 +57,8 @@ def test_onnx_fp32_equals_pytorch_and_int8_keeps_test_mae(student: Path, tiny_de
     mae_fp32 = np.abs(fp32.predict(texts)[:n] - labels).mean()
     mae_int8 = np.abs(int8.predict(texts)[:n] - labels).mean()
     assert abs(mae_int8 - mae_fp32) <= 0.01 * mae_fp32
+    moved = np.abs(int8.predict(texts) - fp32.predict(texts))
+    assert moved.max() <= export.TOLERANCE["int8-dynamic"] and moved.mean() < 0.05
     # the export reads its own tokenizer and max_length: no videoadviser run folder needed
     assert int8.max_length == 64 and {"tokenizer.json", "videoadviser_student.json"} <= {
         p.name for p in int8_dir.iterdir()
@@ -77,14 +79,34 @@ def test_a_failed_export_leaves_no_folder(
     assert not list(tmp_path.glob(".out.*"))  # no staging folder left behind
 
 
+def test_an_export_that_disagrees_with_pytorch_is_refused(
+    student: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(export, "check_export", lambda model_dir, folder: 0.5)
+    with pytest.raises(TrainingError, match="differs from PyTorch by 0.5"):
+        export_onnx(student, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_export_never_replaces_what_is_not_an_export(student: Path, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="it holds the student"):
+        export_onnx(student, student.parent)  # e.g. --out RUN
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "keep.txt").write_text("mine")
+    with pytest.raises(ConfigError, match="exists and is not an earlier export"):
+        export_onnx(student, tmp_path / "notes")
+    assert (tmp_path / "notes" / "keep.txt").read_text() == "mine"
+
+
 def test_find_student_in_run_seed_and_stage_folders(student: Path, tmp_path: Path) -> None:
     run = tmp_path / "run"
-    for stage in ("student_distilled", "student_transfer_12"):
-        (run / "seed_7" / stage).mkdir(parents=True)
-        (run / "seed_7" / stage / "best").symlink_to(student)
+    for seed_name in ("seed_7", "seed_10"):  # 7 comes first by number, not as text
+        for stage in ("student_distilled", "student_transfer_900", "student_transfer_1000"):
+            (run / seed_name / stage).mkdir(parents=True)
+            (run / seed_name / stage / "best").symlink_to(student)
     seed = run / "seed_7"
     assert find_student(student) == student
-    assert find_student(run) == seed / "student_transfer_12" / "best"
+    assert find_student(run) == seed / "student_transfer_1000" / "best"  # the largest pool
     assert find_student(run, seed=7, stage="student_distilled") == (
         seed / "student_distilled" / "best"
     )
@@ -93,6 +115,11 @@ def test_find_student_in_run_seed_and_stage_folders(student: Path, tmp_path: Pat
         find_student(run, seed=8)
     with pytest.raises(ConfigError, match="no trained student found"):
         find_student(run, stage="student_baseline")
+    teacher = tmp_path / "teacher" / "best"
+    teacher.mkdir(parents=True)
+    (teacher / "config.json").write_text('{"kind": "videoadviser-teacher"}')
+    with pytest.raises(ConfigError, match="a teacher checkpoint, not a student"):
+        find_student(teacher.parent)
 
 
 def test_export_and_predict_from_the_command_line(
@@ -121,11 +148,15 @@ def test_export_and_onnx_predict_errors_name_the_fix(
     assert f"{tmp_path}: no trained student found" in capsys.readouterr().err
     assert main(["predict", "--backend", "onnx", "--model", str(student), "hello"]) == 2
     assert "videoadviser export MODEL --onnx" in capsys.readouterr().err
+    served = export_onnx(student)
+    assert main(["predict", "--model", str(served), "hello"]) == 2
+    assert "an ONNX export; score with it by `--backend onnx`" in capsys.readouterr().err
 
 
 def test_the_export_serves_with_onnxruntime_and_tokenizers_alone(student: Path) -> None:
     folder = export_onnx(student)  # the same folder as the first test's: rewritten whole
-    texts = ["what a lovely day", "this is terrible, truly"]
+    # the last text is longer than the student's 64 tokens: tokenizer.json truncates it
+    texts = ["what a lovely day", "this is terrible, truly", " ".join(["so very long"] * 40)]
     script = f"""
 import json, sys
 import numpy as np, onnxruntime, tokenizers

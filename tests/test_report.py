@@ -86,12 +86,12 @@ def test_every_run_writes_a_report_with_every_model_and_seed(run_dir: Path) -> N
 def test_the_report_command_writes_it_again(
     run_dir: Path, tiny_demo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    (run_dir / REPORT_FILE).unlink()
     # the inference benchmark, run on this run, writes its figures where the report finds them
     benchmark = Path(__file__).parent.parent / "benchmarks" / "inference_cost.py"
     command = [sys.executable, str(benchmark), "--run", str(run_dir), "--data", str(tiny_demo)]
     done = subprocess.run([*command, "--clips", "4", "--repeats", "1"], capture_output=True)
     assert done.returncode == 0, done.stderr[-3000:]
+    (run_dir / REPORT_FILE).unlink()
     assert main(["report", str(run_dir)]) == 0
     assert f"wrote {run_dir / REPORT_FILE}" in capsys.readouterr().out
     page = (run_dir / REPORT_FILE).read_text()

@@ -13,14 +13,13 @@ weights for every MatMul and Gemm, activations quantised per batch at run time.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from videoadviser.errors import ConfigError
+from videoadviser.errors import ConfigError, TrainingError
 from videoadviser.student.model import load_student
 from videoadviser.student.trainer import (
     METADATA_FILE,
@@ -32,18 +31,12 @@ from videoadviser.utils.io import read_json, staged_folder, write_json
 from videoadviser.utils.runtime import quiet_loggers
 
 ONNX_FILE = "model.onnx"
+# the largest |ONNX - PyTorch| score on the check texts an export may have
+TOLERANCE = {"fp32": 1e-3, "int8-dynamic": 0.3}
 # the exporter's and quantiser's chatter (per-pass INFO lines; ONNX Runtime logs to the root)
 _EXPORT_LOGGERS = ("", "torch.onnx", "torch.export", "torch._export", "onnx_ir", "onnxscript")
 OPSET = 18
 STUDENT_STAGES = ("student_transfer", "student_distilled", "student_baseline")
-_TOKENIZER_FILES = (
-    "tokenizer.json",
-    "tokenizer_config.json",
-    "special_tokens_map.json",
-    "vocab.txt",
-    "vocab.json",
-    "merges.txt",
-)
 
 
 def find_student(path: str | Path, seed: int | None = None, stage: str | None = None) -> Path:
@@ -58,11 +51,15 @@ def find_student(path: str | Path, seed: int | None = None, stage: str | None = 
         ConfigError: nothing under ``path`` is a student, naming what was looked for.
     """
     path = Path(path)
-    if (path / "config.json").is_file():
-        return path
-    if (path / "best" / "config.json").is_file():
-        return path / "best"
-    seed_dirs = sorted(path.glob("seed_*"))
+    for model in (path, path / "best"):
+        if (model / "config.json").is_file():
+            if read_json(model / "config.json").get("kind") == "videoadviser-teacher":
+                raise ConfigError(
+                    f"{model}: a teacher checkpoint, not a student; give the run folder or a "
+                    "student_* folder"
+                )
+            return model
+    seed_dirs = sorted(path.glob("seed_*"), key=lambda d: _number(d.name))
     if seed is not None:
         seed_dirs = [path / f"seed_{seed}"] if (path / f"seed_{seed}").is_dir() else []
         if not seed_dirs and path.name != f"seed_{seed}":
@@ -70,14 +67,23 @@ def find_student(path: str | Path, seed: int | None = None, stage: str | None = 
     folder = seed_dirs[0] if seed_dirs else path
     stages = [stage] if stage else list(STUDENT_STAGES)
     for name in stages:
-        # the transfer student's folder carries the pool size: student_transfer_2000
-        for candidate in sorted(folder.glob(f"{name}*/best")):
-            if (candidate / "config.json").is_file():
-                return candidate
+        # the transfer student's folder carries the pool size (student_transfer_2000): the
+        # largest pool first
+        found = [c for c in folder.glob(f"{name}*/best") if (c / "config.json").is_file()]
+        if found:
+            return max(found, key=lambda c: _number(c.parent.name))
+    if is_onnx_export(path):
+        raise ConfigError(f"{path}: an ONNX export; score with it by `--backend onnx`")
     raise ConfigError(
         f"{path}: no trained student found (looked for a model folder with config.json, "
         f"a stage folder with best/, or {', '.join(stages)} in a run or seed folder)"
     )
+
+
+def _number(name: str) -> int:
+    """The number a folder name ends with (``seed_12`` -> 12; -1 without one)."""
+    tail = name.rsplit("_", 1)[-1]
+    return int(tail) if tail.isdigit() else -1
 
 
 class _ScoreOnly(torch.nn.Module):
@@ -138,12 +144,22 @@ def export_onnx(
     """Write an ONNX export of the student in ``model_dir`` to ``out_dir`` and return it.
 
     ``out_dir`` defaults to ``onnx`` (``onnx-int8`` with ``int8``) beside ``model_dir``: for
-    ``.../student_transfer_2000/best`` that is ``.../student_transfer_2000/onnx``.
+    ``.../student_transfer_2000/best`` that is ``.../student_transfer_2000/onnx``. An existing
+    ``out_dir`` is replaced only if it is an earlier export. Before the folder is put in place
+    the export is checked against PyTorch (:func:`check_export`); the largest difference is
+    recorded in its ``videoadviser_student.json``.
+
+    Raises:
+        ConfigError: ``out_dir`` exists and is not an export, or holds ``model_dir``.
+        TrainingError: the exported graph disagrees with PyTorch beyond :data:`TOLERANCE`.
     """
     model_dir = Path(model_dir)
-    model, tokenizer = load_student(model_dir)
     out = Path(out_dir) if out_dir else model_dir.parent / ("onnx-int8" if int8 else "onnx")
+    _check_target(out, model_dir)
+    model, tokenizer = load_student(model_dir)
+    max_length = truncation_length(model_dir, tokenizer)
     metadata = read_json(model_dir / METADATA_FILE) if (model_dir / METADATA_FILE).is_file() else {}
+    precision = "int8-dynamic" if int8 else "fp32"
     with staged_folder(out) as staging:
         fp32 = staging / ONNX_FILE if not int8 else staging / "fp32.onnx"
         with torch.no_grad():
@@ -151,18 +167,40 @@ def export_onnx(
         if int8:
             _quantize_int8(fp32, staging / ONNX_FILE)
             fp32.unlink()
-        for name in _TOKENIZER_FILES:
-            if (model_dir / name).is_file():
-                shutil.copy2(model_dir / name, staging / name)
+        # the tokenizer as serving reads it: tokenizer.json truncates as training did
+        tokenizer.backend_tokenizer.enable_truncation(max_length)
+        tokenizer.save_pretrained(staging)
         metadata["onnx"] = {
-            "precision": "int8-dynamic" if int8 else "fp32",
+            "precision": precision,
             "opset": OPSET,
             "source": str(model_dir),
             "torch": torch.__version__,
         }
-        metadata.setdefault("student", {})["max_length"] = truncation_length(model_dir, tokenizer)
+        metadata.setdefault("student", {})["max_length"] = max_length
+        write_json(staging / METADATA_FILE, metadata)
+        difference = check_export(model_dir, staging)
+        if difference > TOLERANCE[precision]:
+            raise TrainingError(
+                f"{out}: the {precision} export differs from PyTorch by {difference:.3g} on the "
+                f"check texts (at most {TOLERANCE[precision]} expected); nothing was written"
+            )
+        metadata["onnx"]["max_abs_difference"] = difference
         write_json(staging / METADATA_FILE, metadata)
     return out
+
+
+def _check_target(out: Path, model_dir: Path) -> None:
+    """Refuse an ``out`` that would destroy something: the model itself (or a folder holding
+    it), or any existing folder that is not an earlier export."""
+    if model_dir.resolve().is_relative_to(out.resolve()):
+        raise ConfigError(f"--out {out}: it holds the student {model_dir}; choose a new folder")
+    if out.exists() and not (
+        is_onnx_export(out)
+        and "onnx" in (read_json(out / METADATA_FILE) if (out / METADATA_FILE).is_file() else {})
+    ):
+        raise ConfigError(
+            f"--out {out}: exists and is not an earlier export; choose a new folder or remove it"
+        )
 
 
 def is_onnx_export(folder: str | Path) -> bool:
