@@ -86,6 +86,16 @@ def _figure(draw: Callable[[Any], None], size: tuple[float, float]) -> str:
     return f'<img alt="figure" src="data:image/png;base64,{data}">'
 
 
+def _per_model_figure(run: RunFiles, panel: Callable[[Any, str, int], None], height: float) -> str:
+    """One panel per model of the run, side by side: ``panel(axis, model, index)`` draws each."""
+
+    def draw(figure: Any) -> None:
+        for i, model in enumerate(run.models):
+            panel(figure.add_subplot(1, len(run.models), i + 1), model, i)
+
+    return _figure(draw, (3.2 * len(run.models), height))
+
+
 def _table(header: Sequence[str], rows: Sequence[Sequence[Any]], mean_rows: int = 0) -> str:
     """An HTML table; the last ``mean_rows`` rows are styled as summaries."""
     out = ["<table>", "<tr>" + "".join(f"<th>{html.escape(str(h))}</th>" for h in header)]
@@ -225,59 +235,53 @@ def _loss_parts_figure(run: RunFiles) -> str:
             "(an older version wrote them).</p>"
         )
 
-    def draw(figure: Any) -> None:
-        axes = [figure.add_subplot(1, len(run.models), i + 1) for i in range(len(run.models))]
-        for axis, model in zip(axes, run.models, strict=True):
-            rows = run.history(seed, model)
-            columns = [c for c in (rows[0] if rows else {}) if c.startswith("loss_")]
-            for column in columns:
-                values = [float(r[column]) if r[column] else np.nan for r in rows]
-                if not np.all(np.isnan(values)):
-                    axis.plot([float(r["epoch"]) for r in rows], values, label=column[5:])
-            axis.set_title(SHORT[model])
-            axis.set_xlabel("epoch")
-            axis.grid(alpha=0.3)
-            if columns:
-                axis.legend(fontsize=8)
+    def panel(axis: Any, model: str, index: int) -> None:
+        rows = run.history(seed, model)
+        columns = [c for c in (rows[0] if rows else {}) if c.startswith("loss_")]
+        for column in columns:
+            values = [float(r[column]) if r[column] else np.nan for r in rows]
+            if not np.all(np.isnan(values)):
+                axis.plot([float(r["epoch"]) for r in rows], values, label=column[5:])
+        axis.set_title(SHORT[model])
+        axis.set_xlabel("epoch")
+        axis.grid(alpha=0.3)
+        if columns:
+            axis.legend(fontsize=8)
 
-    return _figure(draw, (3.2 * len(run.models), 3.2))
+    return _per_model_figure(run, panel, 3.2)
 
 
 def _scatter_figure(run: RunFiles) -> str:
     seed = run.seeds[0]
 
-    def draw(figure: Any) -> None:
-        for i, model in enumerate(run.models):
-            axis = figure.add_subplot(1, len(run.models), i + 1)
-            predicted, true = run.test_predictions(seed, model)
-            axis.scatter(true, predicted, s=4, alpha=0.4, color=COLOURS[model])
-            axis.plot([-3, 3], [-3, 3], color="#444", lw=0.8)
-            axis.set(xlim=(-3.3, 3.3), ylim=(-3.3, 3.3), xlabel="true", title=SHORT[model])
-            if i == 0:
-                axis.set_ylabel("predicted")
+    def panel(axis: Any, model: str, index: int) -> None:
+        predicted, true = run.test_predictions(seed, model)
+        axis.scatter(true, predicted, s=4, alpha=0.4, color=COLOURS[model])
+        axis.plot([-3, 3], [-3, 3], color="#444", lw=0.8)
+        axis.set(xlim=(-3.3, 3.3), ylim=(-3.3, 3.3), xlabel="true", title=SHORT[model])
+        if index == 0:
+            axis.set_ylabel("predicted")
 
-    return _figure(draw, (3.2 * len(run.models), 3.3))
+    return _per_model_figure(run, panel, 3.3)
 
 
 def _confusion_figure(run: RunFiles) -> str:
     seed = run.seeds[0]
 
-    def draw(figure: Any) -> None:
-        for i, model in enumerate(run.models):
-            axis = figure.add_subplot(1, len(run.models), i + 1)
-            matrix = seven_class_confusion(*run.test_predictions(seed, model))
-            axis.imshow(matrix, cmap="Blues")
-            for (row, col), count in np.ndenumerate(matrix):
-                if count:
-                    axis.text(col, row, str(count), ha="center", va="center", fontsize=6)
-            ticks = range(7)
-            axis.set_xticks(ticks, [str(t - 3) for t in ticks], fontsize=7)
-            axis.set_yticks(ticks, [str(t - 3) for t in ticks], fontsize=7)
-            axis.set(xlabel="predicted class", title=SHORT[model])
-            if i == 0:
-                axis.set_ylabel("true class")
+    def panel(axis: Any, model: str, index: int) -> None:
+        matrix = seven_class_confusion(*run.test_predictions(seed, model))
+        axis.imshow(matrix, cmap="Blues")
+        for (row, col), count in np.ndenumerate(matrix):
+            if count:
+                axis.text(col, row, str(count), ha="center", va="center", fontsize=6)
+        ticks = range(7)
+        axis.set_xticks(ticks, [str(t - 3) for t in ticks], fontsize=7)
+        axis.set_yticks(ticks, [str(t - 3) for t in ticks], fontsize=7)
+        axis.set(xlabel="predicted class", title=SHORT[model])
+        if index == 0:
+            axis.set_ylabel("true class")
 
-    return _figure(draw, (3.2 * len(run.models), 3.4))
+    return _per_model_figure(run, panel, 3.4)
 
 
 def _transfer_curve(run: RunFiles) -> str:
