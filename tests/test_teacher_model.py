@@ -162,3 +162,117 @@ def test_transcript_encoder_must_match_the_architecture(tokenizer) -> None:  # t
     arch = TeacherArchitecture(num_frames=T, transcript_encoder="minilm")
     with pytest.raises(ValueError, match="transcript encoder"):
         assemble_teacher(CLIPModel(clip_config("tiny")), TeacherTokenizers(tokenizer), arch)
+
+
+def _encoder(kind: str, vocab: int, layers: int = 3):  # type: ignore[no-untyped-def]
+    """A tiny random BERT or MPNet (MPNet's layers also take a relative position bias)."""
+    from transformers import BertConfig, BertModel, MPNetConfig, MPNetModel
+
+    config_class, model_class = {
+        "bert": (BertConfig, BertModel),
+        "mpnet": (MPNetConfig, MPNetModel),
+    }[kind]
+    torch.manual_seed(0)
+    config = config_class(
+        vocab_size=vocab,
+        hidden_size=32,
+        num_hidden_layers=layers,
+        num_attention_heads=2,
+        intermediate_size=64,
+    )
+    return model_class(config).eval()
+
+
+@pytest.mark.parametrize("kind", ["bert", "mpnet"])
+@pytest.mark.parametrize("tuned", [1, 3])
+def test_tuned_top_layers_on_cached_states_reproduce_the_whole_encoder(
+    bert_tokenizer, kind: str, tuned: int
+) -> None:  # type: ignore[no-untyped-def]
+    from videoadviser.teacher.model import TranscriptEncoder
+
+    encoder = _encoder(kind, bert_tokenizer.vocab_size)
+    enc = bert_tokenizer(
+        ["i loved it", "this is awful, really, truly"], padding=True, return_tensors="pt"
+    )
+    ids, mask = enc["input_ids"], enc["attention_mask"]
+    split = TranscriptEncoder(encoder, 16, tuned_layers=tuned).eval()
+    whole = TranscriptEncoder(encoder, 16).eval()
+    whole.projection.load_state_dict(split.projection.state_dict())
+    with torch.no_grad():
+        states = split.hidden(ids, mask)  # what the cache holds: the states below the tuned
+        assert states.shape == (2, ids.shape[1], 32)
+        expected = encoder(input_ids=ids, attention_mask=mask).last_hidden_state
+        real = mask.bool()
+        torch.testing.assert_close(split.top(states, mask)[real], expected[real])
+        torch.testing.assert_close(split(states, mask)[0], whole(whole.hidden(ids, mask), mask)[0])
+    assert split.split == 3 - tuned
+    kept = split.frozen_part()  # what a cache of those states is keyed by
+    assert not any(k.startswith(f"encoder.layer.{3 - tuned}.") for k in kept)
+    assert any(k.startswith("embeddings.") for k in kept)
+
+
+def test_attention_pooling_starts_as_the_mean_and_ignores_padding(bert_tokenizer) -> None:  # type: ignore[no-untyped-def]
+    from videoadviser.teacher.model import TranscriptEncoder
+
+    encoder = _encoder("bert", bert_tokenizer.vocab_size, layers=1)
+    mean = TranscriptEncoder(encoder, 16).eval()
+    attention = TranscriptEncoder(encoder, 16, pooling="attention").eval()
+    attention.projection.load_state_dict(mean.projection.state_dict())
+    enc = bert_tokenizer(
+        ["i loved it", "this is awful, really"],
+        padding="max_length",
+        max_length=12,
+        return_tensors="pt",
+    )
+    ids, mask = enc["input_ids"], enc["attention_mask"]
+    with torch.no_grad():
+        hidden = encoder(input_ids=ids, attention_mask=mask).last_hidden_state
+        torch.testing.assert_close(attention(hidden, mask)[0], mean(hidden, mask)[0])
+        torch.nn.init.normal_(attention.pool_score.weight)  # once learned: still no padding
+        before = attention(hidden, mask)[0]
+        hidden[mask == 0] = 1e3
+        torch.testing.assert_close(attention(hidden, mask)[0], before)
+    with pytest.raises(ValueError, match="cannot tune 4 of the encoder's 1 layers"):
+        TranscriptEncoder(encoder, 16, tuned_layers=4)
+    with pytest.raises(ValueError, match="pooling 'max'"):
+        TranscriptEncoder(encoder, 16, pooling="max")
+
+
+def test_gated_fusion_starts_as_the_mean_and_honours_the_masks(tokenizer) -> None:  # type: ignore[no-untyped-def]
+    mean = _teacher(tokenizer)
+    gated = _teacher(tokenizer, fusion="gated")
+    inputs = _inputs(tokenizer)
+    with torch.no_grad():
+        torch.testing.assert_close(gated(**inputs).logits, mean(**inputs).logits)
+        torch.nn.init.normal_(gated.gate.weight)  # a learned gate: other weights per clip
+        shown = gated(**inputs).logits
+        assert not torch.allclose(shown, mean(**inputs).logits, atol=1e-4)
+        # clip 1 has no video: whatever the gate says, only its transcript counts
+        inputs["pixels"][1] = torch.randn(T, 3, S, S) * 5
+        torch.testing.assert_close(gated(**inputs).logits[1], shown[1])
+    assert _teacher(tokenizer, fusion="gated", use_video=False).gate is None  # one modality
+
+
+def test_hidden_transcripts_are_not_encoded_and_shown_ones_are_unchanged(
+    tokenizer, bert_tokenizer
+) -> None:  # type: ignore[no-untyped-def]
+    teacher = _teacher_with_encoder(tokenizer, bert_tokenizer)
+    enc = bert_tokenizer(
+        ["i loved it", "this is awful, really", "okay"], padding=True, return_tensors="pt"
+    )
+    ids, mask = enc["input_ids"], enc["attention_mask"]
+    with torch.no_grad():
+        pooled, tokens = teacher.encode_transcript(ids, mask)
+        keep = torch.tensor([True, False, True])
+        some_pooled, some_tokens = teacher._shown_transcripts(keep, ids, mask, None)
+        torch.testing.assert_close(some_pooled[keep], pooled[keep])
+        torch.testing.assert_close(some_tokens[keep], tokens[keep])
+        assert not some_pooled[1].any() and not some_tokens[1].any()
+        none_pooled, none_tokens = teacher._shown_transcripts(
+            torch.zeros(3, dtype=torch.bool), ids, mask, None
+        )
+        assert none_pooled.shape == pooled.shape and none_tokens.shape == tokens.shape
+        assert not none_pooled.any()
+        inputs = {**_inputs(tokenizer), "text_ids": ids, "text_mask": mask}
+        out = teacher(**inputs, transcript_mask=torch.zeros(3, dtype=torch.bool))
+        assert torch.isfinite(out.regression).all()

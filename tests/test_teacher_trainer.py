@@ -14,9 +14,11 @@ import videoadviser.teacher.features as features
 from videoadviser.config import Recipe, TeacherConfig
 from videoadviser.data.dataset import load_dataset
 from videoadviser.teacher.clip_checkpoint import build_random_clip
+from videoadviser.teacher.model import TeacherArchitecture
 from videoadviser.teacher.predict import predict_teacher
 from videoadviser.teacher.trainer import (
     build_teacher,
+    earliest_stop,
     frame_sampling,
     load_teacher,
     prepare_inputs,
@@ -24,6 +26,7 @@ from videoadviser.teacher.trainer import (
     save_teacher,
     train_teacher,
     transcript_keep,
+    video_keep,
 )
 from videoadviser.utils.io import read_json
 
@@ -67,6 +70,63 @@ def test_transcript_dropout_and_video_first_epochs() -> None:
     assert later[~video].all()  # the only modality is never hidden
     assert abs(later[video].float().mean().item() - 0.5) < 0.03
     assert transcript_keep(TeacherConfig(), 0, video, torch.Generator()).all()  # no dropout
+
+
+def test_only_a_teacher_that_reads_video_waits_before_early_stopping() -> None:
+    cfg = TeacherConfig(min_epochs=15, video_first_epochs=20, patience=6)
+    assert earliest_stop(cfg, TeacherArchitecture()) == 26  # transcripts get `patience` epochs
+    assert earliest_stop(cfg, TeacherArchitecture(use_text=False)) == 15  # the vision plateau
+    assert earliest_stop(cfg, TeacherArchitecture(use_video=False)) == 0  # nothing to wait for
+
+
+def test_video_dropout_hides_video_only_where_the_transcript_is_shown() -> None:
+    cfg = TeacherConfig(transcript_dropout=0.5, video_dropout=0.4, video_first_epochs=1)
+    video = torch.arange(4000) % 4 != 0  # a quarter of the clips have no video
+    rng = torch.Generator().manual_seed(0)
+    assert torch.equal(video_keep(cfg, 0, video, ~video, rng), video)  # video first: all shown
+    text = transcript_keep(cfg, 1, video, rng)
+    shown = video_keep(cfg, 1, video, text, rng)
+    assert not (shown & ~video).any()  # a clip without video never gains one
+    assert (shown | text).all()  # never both hidden
+    assert shown[~text].all()  # a hidden transcript keeps the video
+    assert abs(1 - shown[video & text].float().mean().item() - 0.4) < 0.04
+    assert torch.equal(video_keep(TeacherConfig(), 5, video, text, rng), video)  # off
+
+
+def test_top_transcript_layers_tune_on_cached_states(tiny_recipe: Recipe, tmp_path: Path) -> None:
+    """Two tuned MiniLM layers: the six below are frozen and cached, the two learn at
+    transcript_lr, and predictions from the cache equal running the whole encoder."""
+    tiny_recipe.teacher.transcript_encoder = "minilm"
+    tiny_recipe.teacher.transcript_tuned_layers = 2
+    tiny_recipe.teacher.transcript_pooling = "attention"
+    tiny_recipe.teacher.transcript_lr = 1e-3
+    tiny_recipe.teacher.freeze_text = True
+    tiny_recipe.teacher.epochs = 1
+    teacher, tokenizers = build_teacher(tiny_recipe)
+    tuned = {n for n, p in teacher.transcript.encoder.named_parameters() if p.requires_grad}
+    assert tuned and all(n.startswith(("encoder.layer.4.", "encoder.layer.5.")) for n in tuned)
+    dataset = load_dataset(tiny_recipe.data.path, progress=False)
+    train_teacher(tiny_recipe, dataset, tmp_path / "t", progress=False)
+    after, tokenizers, _ = load_teacher(tmp_path / "t" / "last")
+    old, new = teacher.transcript.encoder.state_dict(), after.transcript.encoder.state_dict()
+    assert torch.equal(
+        old["encoder.layer.3.output.dense.weight"], new["encoder.layer.3.output.dense.weight"]
+    )
+    assert not torch.equal(
+        old["encoder.layer.5.output.dense.weight"], new["encoder.layer.5.output.dense.weight"]
+    )
+
+    records = dataset.split("test")
+    cached = prepare_inputs(after, tokenizers, records, tiny_recipe, progress=False)
+    assert cached.text_hidden is not None  # the states entering layer 4, from the cache
+    live = prepare_inputs(after, tokenizers, records, tiny_recipe, progress=False)
+    live.text_hidden = None  # the whole encoder runs inside the forward instead
+    sampling = frame_sampling(after, tiny_recipe.data)
+    np.testing.assert_allclose(
+        run_teacher(after, cached, sampling, 3)[0],
+        run_teacher(after, live, sampling, 5)[0],
+        atol=1e-5,
+    )
 
 
 def test_checkpoint_round_trip_gives_identical_predictions(
@@ -234,9 +294,7 @@ def test_pretrained_transcript_encoder_trains_round_trips_and_precomputes_exactl
     )
 
 
-def test_tuned_transcript_encoder_learns_at_the_tower_rate(
-    tiny_recipe: Recipe, tmp_path: Path
-) -> None:
+def test_tuned_transcript_encoder_learns(tiny_recipe: Recipe, tmp_path: Path) -> None:
     tiny_recipe.teacher.transcript_encoder = "minilm"
     tiny_recipe.teacher.freeze_text = False
     tiny_recipe.teacher.epochs = 1

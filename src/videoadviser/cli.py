@@ -16,11 +16,11 @@ Handler = Callable[[argparse.Namespace], int]
 
 
 def _cmd_make_demo(args: argparse.Namespace) -> int:
-    from videoadviser.data.demo import UNLABELLED_DIR, DemoConfig, make_demo_dataset
+    from videoadviser.data.demo import UNLABELLED_DIR, demo_profile, make_demo_dataset
 
-    config = DemoConfig(
-        seed=args.seed, n_train=args.n_train, n_valid=args.n_valid, n_test=args.n_test
-    )
+    sizes = {"n_train": args.n_train, "n_valid": args.n_valid, "n_test": args.n_test}
+    given = {key: value for key, value in sizes.items() if value is not None}
+    config = demo_profile(args.profile, seed=args.seed, **given)
     path = make_demo_dataset(
         args.dir,
         config,
@@ -62,7 +62,14 @@ def _recipe(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         overrides.append(f'data.unlabelled="{args.unlabelled}"')
     if getattr(args, "video_policy", None):
         overrides.append(f'data.video_policy="{args.video_policy}"')
-    return load_recipe(args.recipe, overrides)
+    recipe = load_recipe(args.recipe, overrides)
+    if getattr(args, "profile", None):
+        from videoadviser.pipeline import with_demo_profile
+
+        if args.data:
+            raise ConfigError("--profile uses an embedded dataset and --data another: give one")
+        recipe = with_demo_profile(recipe, args.profile)
+    return recipe
 
 
 def _cmd_teacher_train(args: argparse.Namespace) -> int:
@@ -270,6 +277,14 @@ def _add_recipe_options(
             default=None,
             help="missing/corrupt videos",
         )
+        parser.add_argument(
+            "--profile",
+            default=None,
+            metavar="NAME",
+            help="use the embedded dataset of this profile (made on first use, with the "
+            "recipe's unlabelled pool: mosi at the recipe's data.path, others at "
+            "data/demo-PROFILE)",
+        )
     if unlabelled:
         parser.add_argument(
             "--unlabelled",
@@ -306,9 +321,16 @@ def build_parser() -> argparse.ArgumentParser:
         "dir", type=Path, help="output folder (created; reused if made with the same settings)"
     )
     demo.add_argument("--seed", type=int, default=0, help="generation seed (default 0)")
-    demo.add_argument("--n-train", type=int, default=1284, help="training clips (default 1284)")
-    demo.add_argument("--n-valid", type=int, default=229, help="validation clips (default 229)")
-    demo.add_argument("--n-test", type=int, default=686, help="test clips (default 686)")
+    demo.add_argument(
+        "--profile",
+        default="mosi",
+        metavar="NAME",
+        help="mosi (default): MOSI-like; mosei: MOSEI-like (positive-leaning, faces agree "
+        "less and weigh less, noisy transcripts, 3 annotators, longer and larger clips)",
+    )
+    demo.add_argument("--n-train", type=int, help="training clips (default: the profile's)")
+    demo.add_argument("--n-valid", type=int, help="validation clips (default: the profile's)")
+    demo.add_argument("--n-test", type=int, help="test clips (default: the profile's)")
     demo.add_argument(
         "--unlabelled",
         type=int,

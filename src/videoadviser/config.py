@@ -41,6 +41,9 @@ class DataConfig:
     unlabelled_limit: int = 0  # use only the first N unlabelled clips (0 = all)
     # with make_demo: also make an unlabelled pool of this many clips at `unlabelled`
     demo_unlabelled: int = 0
+    # with make_demo: which embedded profile to make (mosi, the default, or mosei; README,
+    # "The embedded dataset")
+    demo_profile: str = "mosi"
 
 
 @dataclass
@@ -55,6 +58,14 @@ class TeacherConfig:
     # "clip": transcripts go through the CLIP text tower (the paper). Otherwise a pretrained
     # text encoder for transcripts: "minilm" (packaged), a hub id or a local folder.
     transcript_encoder: str = "clip"
+    # a pretrained transcript encoder's top N layers are tuned at transcript_lr, the layers
+    # below stay frozen and their states are cached (0: the whole encoder follows freeze_text)
+    transcript_tuned_layers: int = 0
+    transcript_lr: float = 5e-5  # a pretrained transcript encoder's rate when tuned
+    transcript_pooling: str = "mean"  # mean | attention: its token states into one embedding
+    # mean: the query is the mean of the video and transcript embeddings (the paper's
+    # video-text embedding); gated: a learned per-clip softmax weight for each
+    fusion: str = "mean"
     num_classes: int = 7
     head: str = "mlp"  # mlp | expectation
     lambda1: float = 1.0
@@ -62,6 +73,8 @@ class TeacherConfig:
     # training only: for the first N epochs hide every transcript of a clip with video, so the
     # video path learns before the (easier) transcript path can dominate
     video_first_epochs: int = 0
+    # training only: hide the video of this share of the clips whose transcript is shown
+    video_dropout: float = 0.0
     temporal_layers: int = 1
     cross_layers: int = 2
     alpha_init: float = 0.1
@@ -195,6 +208,8 @@ def _validate(recipe: Recipe, source: str) -> None:
         "data.video_policy": (recipe.data.video_policy, ("error", "skip", "blank")),
         "teacher.inputs": (recipe.teacher.inputs, ("both", "video", "transcript")),
         "teacher.head": (recipe.teacher.head, ("mlp", "expectation")),
+        "teacher.transcript_pooling": (recipe.teacher.transcript_pooling, ("mean", "attention")),
+        "teacher.fusion": (recipe.teacher.fusion, ("mean", "gated")),
         "teacher.schedule": (recipe.teacher.schedule, SCHEDULES),
         "student.schedule": (recipe.student.schedule, SCHEDULES),
         "student.distill_loss": (recipe.student.distill_loss, DISTILL_LOSSES),
@@ -218,6 +233,17 @@ def _validate(recipe: Recipe, source: str) -> None:
             raise ConfigError(f"{source}: {key} is too small")
     if not 0 <= recipe.teacher.transcript_dropout < 1:
         raise ConfigError(f"{source}: teacher.transcript_dropout must be in [0, 1)")
+    if not 0 <= recipe.teacher.video_dropout < 1:
+        raise ConfigError(f"{source}: teacher.video_dropout must be in [0, 1)")
+    if recipe.teacher.transcript_tuned_layers < 0:
+        raise ConfigError(f"{source}: teacher.transcript_tuned_layers must be >= 0")
+    if recipe.teacher.transcript_encoder == "clip" and (
+        recipe.teacher.transcript_tuned_layers or recipe.teacher.transcript_pooling != "mean"
+    ):
+        raise ConfigError(
+            f"{source}: teacher.transcript_tuned_layers and transcript_pooling apply to a "
+            'pretrained transcript encoder; set teacher.transcript_encoder (e.g. "minilm")'
+        )
     if recipe.teacher.video_first_epochs < 0:
         raise ConfigError(f"{source}: teacher.video_first_epochs must be >= 0")
     if recipe.teacher.warmup_epochs < 0:

@@ -32,7 +32,7 @@ import numpy as np
 
 from videoadviser.config import Recipe
 from videoadviser.data.dataset import SentimentDataset, load_dataset
-from videoadviser.data.demo import DemoConfig, make_demo_dataset, make_demo_pool
+from videoadviser.data.demo import demo_profile, make_demo_dataset, make_demo_pool
 from videoadviser.data.records import SPLITS, ClipRecord, records_fingerprint
 from videoadviser.data.unlabelled import TransferSet, check_no_overlap, load_unlabelled
 from videoadviser.errors import ConfigError, DataError
@@ -87,12 +87,23 @@ TABLE_COLUMNS = (
 )
 
 
+def with_demo_profile(recipe: Recipe, profile: str) -> Recipe:
+    """``recipe`` on the embedded profile ``profile``: made (with the recipe's pool, if it has
+    one) under ``data/demo-<profile>``; the default profile keeps the recipe's paths."""
+    demo_profile(profile)  # an unknown name is an error that lists the profiles
+    data = replace(recipe.data, make_demo=True, demo_profile=profile)
+    if profile != "mosi":
+        data.path = f"data/demo-{profile}"
+        data.unlabelled = f"{data.path}/unlabelled" if recipe.data.unlabelled else ""
+    return replace(recipe, data=data)
+
+
 def prepare_dataset(recipe: Recipe, progress: bool = True) -> SentimentDataset:
     """Load the recipe's dataset, making the embedded one first if asked to and absent."""
     path = Path(recipe.data.path)
     with main_process_first():  # one process makes it; the others then find it
         if recipe.data.make_demo and not path.exists():
-            make_demo_dataset(path, progress=progress)
+            make_demo_dataset(path, demo_profile(recipe.data.demo_profile), progress=progress)
     if not path.exists():
         raise ConfigError(
             f"data.path {str(path)!r} does not exist: point --data at an MMSA folder or pickle, "
@@ -112,7 +123,8 @@ def prepare_transfer(
     path = Path(data.unlabelled)
     if data.make_demo and data.demo_unlabelled > 0:
         with main_process_first():
-            make_demo_pool(path, DemoConfig(), data.demo_unlabelled, progress=progress)
+            config = demo_profile(data.demo_profile)
+            make_demo_pool(path, config, data.demo_unlabelled, progress=progress)
     transfer = load_unlabelled(path, data.video_policy, progress, limit=data.unlabelled_limit)
     check_no_overlap(dataset, transfer)
     return transfer

@@ -11,9 +11,14 @@ noise is added last. Identity (sizes, colours, background) comes from a per-spea
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+
+# The default speakers' frame sizes (width, height) and rates: small, portrait included.
+FRAME_SIZES: tuple[tuple[int, int], ...] = ((64, 64), (80, 64), (96, 72), (72, 96))
+FRAME_RATES: tuple[int, ...] = (12, 15, 24, 25, 30)
 
 
 @dataclass(frozen=True)
@@ -30,15 +35,20 @@ class FaceIdentity:
     eye_gap: float  # half distance between the eyes, as a share of the head radius
 
     @staticmethod
-    def sample(rng: np.random.Generator) -> FaceIdentity:
-        width, height = [(64, 64), (80, 64), (96, 72), (72, 96)][rng.integers(4)]
+    def sample(
+        rng: np.random.Generator,
+        sizes: Sequence[tuple[int, int]] = FRAME_SIZES,
+        rates: Sequence[int] = FRAME_RATES,
+    ) -> FaceIdentity:
+        """A random speaker whose frame size (width, height) and rate come from the choices."""
+        width, height = sizes[rng.integers(len(sizes))]
         tone = rng.uniform(0.35, 0.95)
         skin = (tone, tone * rng.uniform(0.72, 0.85), tone * rng.uniform(0.55, 0.7))
         background = tuple(float(x) for x in rng.uniform(0.05, 0.9, size=3))
         return FaceIdentity(
             width=int(width),
             height=int(height),
-            fps=int(rng.choice([12, 15, 24, 25, 30])),
+            fps=int(rng.choice(list(rates))),
             skin=tuple(float(x) for x in skin),  # type: ignore[arg-type]
             background=background,  # type: ignore[arg-type]
             head_scale=float(rng.uniform(0.36, 0.44)),

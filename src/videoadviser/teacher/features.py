@@ -23,6 +23,7 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -40,10 +41,21 @@ def weights_fingerprint(modules: list[torch.nn.Module]) -> str:
     """SHA-256 over the names and bytes of every parameter/buffer of ``modules``."""
     digest = hashlib.sha256()
     for module in modules:
-        for name, tensor in sorted(module.state_dict().items()):
-            digest.update(name.encode())
-            digest.update(tensor.detach().to("cpu", torch.float32).contiguous().numpy().tobytes())
+        _digest_state(digest, module.state_dict())
     return digest.hexdigest()
+
+
+def state_fingerprint(state: dict[str, torch.Tensor], salt: str) -> str:
+    """SHA-256 over ``salt`` and the names and bytes of the tensors in ``state``."""
+    digest = hashlib.sha256(salt.encode())
+    _digest_state(digest, state)
+    return digest.hexdigest()
+
+
+def _digest_state(digest: Any, state: dict[str, torch.Tensor]) -> None:
+    for name, tensor in sorted(state.items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().to("cpu", torch.float32).contiguous().numpy().tobytes())
 
 
 def cache_key(fingerprint: str, sampling: FrameSampling) -> str:

@@ -35,6 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from transformers import CLIPModel, PreTrainedModel
+from transformers.masking_utils import create_bidirectional_mask
 
 SENTIMENT_CLASSES_7: tuple[str, ...] = (
     "highly negative",
@@ -158,28 +159,95 @@ class RegressionHead(nn.Module):
         return out
 
 
+def encoder_layers(encoder: PreTrainedModel) -> nn.ModuleList:
+    """The transformer layers of a BERT-like text encoder (BERT, RoBERTa, MiniLM, MPNet...)."""
+    layers = getattr(getattr(encoder, "encoder", None), "layer", None)
+    if not isinstance(layers, nn.ModuleList):
+        raise ValueError(
+            f"{type(encoder).__name__} keeps no layers at .encoder.layer; tuning its top layers "
+            "needs a BERT-like encoder (BERT, RoBERTa, MiniLM, MPNet)"
+        )
+    return layers
+
+
 class TranscriptEncoder(nn.Module):
     """A pretrained text encoder for transcripts, projected into the CLIP joint space.
 
-    Split in two so a frozen encoder runs once per clip: :meth:`hidden` gives the encoder's
-    token states ``(B, L, H)`` (precomputable), :meth:`forward` projects them.
+    Split in two so the frozen part runs once per clip: :meth:`hidden` gives the token states
+    ``(B, L, H)`` entering the top ``tuned_layers`` layers (with none tuned, the last hidden
+    states; precomputable when what produces them is frozen), :meth:`forward` runs the tuned
+    layers, projects the tokens and pools them: a masked mean, or (``pooling="attention"``)
+    a learned masked softmax over tokens that starts as the mean.
     """
 
-    def __init__(self, encoder: PreTrainedModel, dim: int) -> None:
+    def __init__(
+        self, encoder: PreTrainedModel, dim: int, tuned_layers: int = 0, pooling: str = "mean"
+    ) -> None:
         super().__init__()
+        if pooling not in ("mean", "attention"):
+            raise ValueError(f"transcript pooling {pooling!r} is not one of mean, attention")
         self.encoder = encoder
+        self.tuned_layers = tuned_layers
+        if tuned_layers:
+            total = len(encoder_layers(encoder))
+            if not 0 < tuned_layers <= total:
+                raise ValueError(f"cannot tune {tuned_layers} of the encoder's {total} layers")
         self.projection = nn.Linear(encoder.config.hidden_size, dim, bias=False)
+        self.pool_score = None
+        if pooling == "attention":
+            self.pool_score = nn.Linear(dim, 1)
+            nn.init.zeros_(self.pool_score.weight)
+            nn.init.zeros_(self.pool_score.bias)
+
+    @property
+    def split(self) -> int:
+        """How many of the encoder's layers lie below the tuned ones."""
+        if not self.tuned_layers:
+            return -1
+        return len(encoder_layers(self.encoder)) - self.tuned_layers
+
+    def frozen_part(self) -> dict[str, Tensor]:
+        """The weights :meth:`hidden` depends on (a cache of its states is keyed by them)."""
+        state = self.encoder.state_dict()
+        if not self.tuned_layers:
+            return state
+        total = len(encoder_layers(self.encoder))
+        tuned = tuple(f"encoder.layer.{i}." for i in range(self.split, total))
+        return {k: v for k, v in state.items() if not k.startswith(tuned)}
 
     def hidden(self, ids: Tensor, mask: Tensor) -> Tensor:
-        """ids, mask (B, L) -> last hidden states (B, L, H)."""
-        return self.encoder(input_ids=ids, attention_mask=mask).last_hidden_state
+        """ids, mask (B, L) -> the states entering the tuned layers (B, L, H)."""
+        if not self.tuned_layers:
+            return self.encoder(input_ids=ids, attention_mask=mask).last_hidden_state
+        out = self.encoder(input_ids=ids, attention_mask=mask, output_hidden_states=True)
+        return out.hidden_states[self.split]
+
+    def top(self, hidden: Tensor, mask: Tensor) -> Tensor:
+        """Run the tuned layers: hidden (B, L, H), mask (B, L) -> (B, L, H)."""
+        if not self.tuned_layers:
+            return hidden
+        attention = create_bidirectional_mask(
+            config=self.encoder.config, inputs_embeds=hidden, attention_mask=mask
+        )
+        stack = self.encoder.encoder
+        extra = ()  # MPNet's layers also take its relative position bias
+        if hasattr(stack, "compute_position_bias"):
+            extra = (stack.compute_position_bias(hidden),)
+        for layer in encoder_layers(self.encoder)[self.split :]:
+            out = layer(hidden, attention, *extra)
+            hidden = out[0] if isinstance(out, tuple) else out
+        return hidden
 
     def forward(self, hidden: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
-        """hidden (B, L, H), mask (B, L) -> pooled (B, E) (masked mean), tokens (B, L, E)."""
-        tokens = self.projection(hidden)
-        weights = mask.to(tokens.dtype).unsqueeze(-1)
-        pooled = (tokens * weights).sum(1) / weights.sum(1).clamp_min(1.0)
-        return pooled, tokens
+        """hidden (B, L, H) from :meth:`hidden`, mask (B, L) -> pooled (B, E), tokens (B, L, E)."""
+        tokens = self.projection(self.top(hidden, mask))
+        keep = mask.bool().unsqueeze(-1)  # (B, L, 1)
+        if self.pool_score is None:
+            weights = keep.to(tokens.dtype)
+            return (tokens * weights).sum(1) / weights.sum(1).clamp_min(1.0), tokens
+        scores = self.pool_score(tokens).float().masked_fill(~keep, float("-inf"))
+        weights = torch.nan_to_num(scores.softmax(dim=1)).to(tokens.dtype)  # no tokens: zero
+        return (tokens * weights).sum(1), tokens
 
 
 @dataclass
@@ -197,6 +265,9 @@ class TeacherArchitecture:
     head: str = "mlp"
     prompt_template: str = "a video of a person expressing {} sentiment"
     transcript_encoder: str = "clip"  # "clip" (the CLIP text tower) or a pretrained encoder
+    transcript_tuned_layers: int = 0  # a pretrained encoder's top layers that are tuned
+    transcript_pooling: str = "mean"  # mean | attention (a pretrained encoder's tokens)
+    fusion: str = "mean"  # mean | gated: how video and transcript embeddings make the query
 
 
 class VideoAdviserTeacher(nn.Module):
@@ -223,14 +294,26 @@ class VideoAdviserTeacher(nn.Module):
         clip.logit_scale.requires_grad_(False)
         self.arch = arch
         dim = clip.config.projection_dim
-        self.transcript = (
-            None if transcript_encoder is None else TranscriptEncoder(transcript_encoder, dim)
-        )
+        self.transcript = None
+        if transcript_encoder is not None:
+            self.transcript = TranscriptEncoder(
+                transcript_encoder, dim, arch.transcript_tuned_layers, arch.transcript_pooling
+            )
+
         heads = max(1, dim // 64)
         self.temporal = TemporalIntegration(dim, arch.num_frames, arch.temporal_layers, heads)
         self.enhancer = PromptEnhancer(dim, arch.cross_layers, heads, arch.alpha_init)
         self.logit_scale = nn.Parameter(torch.tensor(math.log(1 / 0.07)))
         self.head = RegressionHead(arch.num_classes, arch.head)
+        if arch.fusion not in ("mean", "gated"):
+            raise ValueError(f"fusion {arch.fusion!r} is not one of mean, gated")
+        # gated fusion: per-clip modality weights from both embeddings (zero init: the mean);
+        # made last, so that the other modules draw the same initial weights either way
+        self.gate = None
+        if arch.fusion == "gated" and arch.use_video and arch.use_text:
+            self.gate = nn.Linear(2 * dim, 2)
+            nn.init.zeros_(self.gate.weight)
+            nn.init.zeros_(self.gate.bias)
         # Class prompts are fixed token ids; their embeddings follow the (maybe tuned) text tower.
         self.register_buffer("prompt_ids", prompt_ids, persistent=False)
         self.register_buffer("prompt_mask", prompt_mask, persistent=False)
@@ -308,10 +391,10 @@ class VideoAdviserTeacher(nn.Module):
                 padding=(~has_video)[:, None].expand(-1, patch_features.shape[1]),
             )
         if self.arch.use_text:
-            pooled, tokens = self.encode_transcript(text_ids, text_mask, text_hidden)
             keep = torch.ones(b, dtype=torch.bool, device=device)
             if transcript_mask is not None:
                 keep = transcript_mask.to(device=device, dtype=torch.bool)
+            pooled, tokens = self._shown_transcripts(keep, text_ids, text_mask, text_hidden)
             modalities["transcript"] = _Modality(
                 embedding=pooled,
                 present=keep,
@@ -322,11 +405,38 @@ class VideoAdviserTeacher(nn.Module):
         prompt_pooled, _ = self.encode_text(self.prompt_ids, self.prompt_mask)  # (K, E)
         return self._classify(list(modalities.values()), prompt_pooled)
 
+    def _shown_transcripts(
+        self, keep: Tensor, ids: Tensor, mask: Tensor, hidden: Tensor | None
+    ) -> tuple[Tensor, Tensor]:
+        """Encode only the transcripts shown (``keep`` (B,) bool; modality dropout hides most
+        of them in training): pooled (B, E) and tokens (B, L, E), zeros where hidden."""
+        if bool(keep.all()):
+            return self.encode_transcript(ids, mask, hidden)
+        b, dim = keep.shape[0], self.clip.config.projection_dim
+        if not bool(keep.any()):  # e.g. the video-first epochs: no encoder runs at all
+            return ids.new_zeros(b, dim, dtype=torch.float), ids.new_zeros(
+                b, ids.shape[1], dim, dtype=torch.float
+            )
+        rows = keep.nonzero().squeeze(1)
+        pooled, tokens = self.encode_transcript(
+            ids[rows], mask[rows], None if hidden is None else hidden[rows]
+        )
+        return (
+            pooled.new_zeros(b, *pooled.shape[1:]).index_copy(0, rows, pooled),
+            tokens.new_zeros(b, *tokens.shape[1:]).index_copy(0, rows, tokens),
+        )
+
     def _classify(self, modalities: list[_Modality], prompt_pooled: Tensor) -> TeacherOutput:
         """Fuse the given modalities, enhance the prompts over their tokens, score, regress."""
-        weight = torch.stack([m.present.float() for m in modalities], dim=1)  # (B, M)
+        present = torch.stack([m.present for m in modalities], dim=1)  # (B, M)
         stacked = torch.stack([F.normalize(m.embedding, dim=-1) for m in modalities], 1)
-        query = (stacked * weight[..., None]).sum(1) / weight.sum(1, keepdim=True).clamp_min(1.0)
+        if self.gate is None:  # the mean of the modalities present
+            weight = present.float()
+            query = (stacked * weight[..., None]).sum(1) / weight.sum(1, keepdim=True).clamp_min(1)
+        else:  # softmax over the modalities present; none present: all weights zero
+            scores = self.gate(stacked.flatten(1)).float().masked_fill(~present, float("-inf"))
+            weight = torch.nan_to_num(scores.softmax(dim=1)).to(stacked.dtype)
+            query = (stacked * weight[..., None]).sum(1)  # (B, E)
         b = query.shape[0]
         if self.arch.prompt_enhancement:
             context = torch.cat([m.tokens for m in modalities], 1)

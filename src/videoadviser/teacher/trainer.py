@@ -47,9 +47,15 @@ from videoadviser.teacher.features import (
     TranscriptStates,
     cached_frame_features,
     cached_transcript_states,
+    state_fingerprint,
     weights_fingerprint,
 )
-from videoadviser.teacher.model import TeacherArchitecture, VideoAdviserTeacher, class_names
+from videoadviser.teacher.model import (
+    TeacherArchitecture,
+    VideoAdviserTeacher,
+    class_names,
+    encoder_layers,
+)
 from videoadviser.utils.checkpoint import (
     load_checkpoint,
     load_optimizer,
@@ -86,7 +92,7 @@ PREDICTIONS_FILE = "teacher_predictions.csv"
 TRAINER_STATE_FILE = "trainer_state.json"  # in last/: the resume point
 # data settings that say where the data is and how it is read, not what training sees
 DATA_LOGISTICS = ("path", "raw_root", "make_demo", "unlabelled", "unlabelled_limit",
-                  "demo_unlabelled", "num_workers")  # fmt: skip
+                  "demo_unlabelled", "demo_profile", "num_workers")  # fmt: skip
 PREDICT_BATCH_SIZE = 64  # clips per forward pass when predicting
 TRANSCRIPT_ENCODER_DIR = "transcript_encoder"  # in a checkpoint: the encoder's config + tokenizer
 
@@ -106,6 +112,9 @@ def architecture(cfg: TeacherConfig, data: DataConfig) -> TeacherArchitecture:
         prompt_template=cfg.prompt_template,
         # a video-only teacher never loads a transcript encoder
         transcript_encoder=cfg.transcript_encoder if cfg.inputs != "video" else "clip",
+        transcript_tuned_layers=cfg.transcript_tuned_layers if cfg.inputs != "video" else 0,
+        transcript_pooling=cfg.transcript_pooling if cfg.inputs != "video" else "mean",
+        fusion=cfg.fusion,
     )
 
 
@@ -204,13 +213,42 @@ def build_teacher(recipe: Recipe) -> tuple[VideoAdviserTeacher, TeacherTokenizer
     for module in (clip.text_model, clip.text_projection):
         module.requires_grad_(not cfg.freeze_text)
     if encoder is not None:
-        encoder.requires_grad_(not cfg.freeze_text)
+        encoder.requires_grad_(not cfg.freeze_text and not arch.transcript_tuned_layers)
+        if arch.transcript_tuned_layers:
+            tuned = encoder_layers(encoder)[-arch.transcript_tuned_layers :]
+            tuned.requires_grad_(True)
     return teacher, tokenizers
 
 
-def pretrained_parameter(name: str) -> bool:
-    """Whether a teacher parameter belongs to a pretrained tower (trained at ``tower_lr``)."""
-    return name.startswith(("clip.", "transcript.encoder."))
+def transcript_states_cached(teacher: VideoAdviserTeacher, cfg: TeacherConfig) -> bool:
+    """Whether the transcript encoder's :meth:`~TranscriptEncoder.hidden` part is frozen, so
+    its states are computed once and read from the cache."""
+    encoder = teacher.transcript
+    return (
+        teacher.arch.use_text
+        and encoder is not None
+        and (cfg.freeze_text or encoder.tuned_layers > 0)
+    )
+
+
+def earliest_stop(cfg: TeacherConfig, arch: TeacherArchitecture) -> int:
+    """The first epoch early stopping may stop at: for a teacher that reads video, not before
+    ``min_epochs`` (a from-scratch vision tower plateaus first) and, with transcripts too, not
+    before they had ``patience`` epochs after the video-first ones; a transcript-only teacher
+    has neither reason to wait."""
+    if not arch.use_video:
+        return 0
+    if not arch.use_text:
+        return cfg.min_epochs
+    return max(cfg.min_epochs, cfg.video_first_epochs + cfg.patience)
+
+
+def learning_rate(name: str, cfg: TeacherConfig) -> float:
+    """A teacher parameter's rate: ``transcript_lr`` for a pretrained transcript encoder,
+    ``tower_lr`` for the CLIP towers, ``lr`` for the teacher's own modules."""
+    if name.startswith("transcript.encoder."):
+        return cfg.transcript_lr
+    return cfg.tower_lr if name.startswith("clip.") else cfg.lr
 
 
 def frame_sampling(teacher: VideoAdviserTeacher, data: DataConfig) -> FrameSampling:
@@ -294,11 +332,15 @@ def prepare_inputs(
     was_training = teacher.training
     teacher.eval()  # frozen towers fill the caches in eval mode
     with main_process_first():  # one process fills the caches; the others read them
-        if teacher.arch.use_text and teacher.transcript is not None and cfg.freeze_text:
+        if transcript_states_cached(teacher, cfg):
             encoder = teacher.transcript
+            assert encoder is not None
+            fingerprint = weights_fingerprint([encoder.encoder])
+            if encoder.tuned_layers:  # the states entering the tuned layers, by what makes them
+                fingerprint = state_fingerprint(encoder.frozen_part(), f"below {encoder.split}")
             inputs.text_hidden = cached_transcript_states(
                 lambda i, m: encoder.hidden(i.to(device), m.to(device)),
-                weights_fingerprint([encoder.encoder]),
+                fingerprint,
                 encoder.encoder.config.hidden_size,
                 ids,
                 mask,
@@ -358,6 +400,25 @@ def transcript_keep(
     hide = 1.0 if epoch < cfg.video_first_epochs else cfg.transcript_dropout
     drop = torch.rand(len(video_mask), generator=generator) < hide
     return ~(drop & video_mask.bool())
+
+
+def video_keep(
+    cfg: TeacherConfig,
+    epoch: int,
+    video_mask: torch.Tensor,
+    transcript_shown: torch.Tensor,
+    generator: torch.Generator,
+) -> torch.Tensor:
+    """Which clips' video a training batch shows: ``(B,)`` bool.
+
+    Modality dropout on the other side: the video of each clip whose transcript is shown is
+    hidden with probability ``video_dropout`` (never during the video-first epochs, and never
+    the only modality); clips without usable video stay without it.
+    """
+    if epoch < cfg.video_first_epochs or cfg.video_dropout == 0:
+        return video_mask.bool()
+    drop = torch.rand(len(video_mask), generator=generator) < cfg.video_dropout
+    return video_mask.bool() & ~(drop & transcript_shown.bool())
 
 
 def _forward(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> Any:
@@ -516,22 +577,18 @@ def train_teacher(
     }
     config = checkpoint_config(teacher, recipe, sampling)
 
-    trainable = [(n, p) for n, p in teacher.named_parameters() if p.requires_grad]
-    towers = [p for n, p in trainable if pretrained_parameter(n)]
-    own = [p for n, p in trainable if not pretrained_parameter(n)]
-    groups = [{"params": own, "lr": cfg.lr}] + (
-        [{"params": towers, "lr": cfg.tower_lr}] if towers else []
-    )
+    rates: dict[float, list[torch.nn.Parameter]] = {cfg.lr: []}  # own modules' group first
+    for name, parameter in teacher.named_parameters():
+        if parameter.requires_grad:
+            rates.setdefault(learning_rate(name, cfg), []).append(parameter)
+    groups = [{"params": params, "lr": lr} for lr, params in rates.items() if params]
     optimizer = make_optimizer(groups, cfg.weight_decay, accelerator.device)
     steps_per_epoch = math.ceil(len(splits["train"]) / (cfg.batch_size * accelerator.num_processes))
     total_steps = cfg.epochs * steps_per_epoch
     schedule = StepSchedule(
         optimizer, cfg.schedule, total_steps, round(cfg.warmup_epochs * steps_per_epoch)
     )
-    # no early stop before min_epochs, nor before the transcripts had `patience` epochs
-    selection = Selection(
-        cfg.patience, earliest_stop=max(cfg.min_epochs, cfg.video_first_epochs + cfg.patience)
-    )
+    selection = Selection(cfg.patience, earliest_stop=earliest_stop(cfg, teacher.arch))
 
     state = {"epoch": 0, "best_mae": math.inf, "best_epoch": -1, "bad_epochs": 0, "history": []}
     last = out_dir / "last"
@@ -576,6 +633,8 @@ def train_teacher(
             if teacher.arch.use_video and teacher.arch.use_text:
                 keep = transcript_keep(cfg, epoch, tensors["video_mask"], dropout_rng)
                 batch["transcript_mask"] = keep.to(accelerator.device)
+                shown = video_keep(cfg, epoch, tensors["video_mask"], keep, dropout_rng)
+                batch["video_mask"] = shown.to(accelerator.device)
             with autocast(precision, accelerator.device):
                 out = _forward(model, batch)
                 loss, loss_parts = teacher_loss(
