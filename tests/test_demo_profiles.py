@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import shutil
 from fractions import Fraction
 from pathlib import Path
 
@@ -27,8 +28,8 @@ from videoadviser.data.demo import (
     spoken_noise,
 )
 from videoadviser.errors import DataError
-from videoadviser.pipeline import with_demo_profile
-from videoadviser.utils.io import read_json
+from videoadviser.pipeline import prepare_dataset, with_demo_profile
+from videoadviser.utils.io import read_json, write_json
 
 # A small MOSEI-profile set (its speakers' 5-20 clips, its frame sizes, rates and durations).
 TINY_MOSEI = demo_profile("mosei", seed=3, n_train=16, n_valid=6, n_test=6)
@@ -146,6 +147,30 @@ def test_a_recipe_on_another_profile_gets_its_own_folders() -> None:
     assert recipe.data.path == "data/demo-mosei"
     assert recipe.data.unlabelled == "data/demo-mosei/unlabelled"
     assert with_demo_profile(load_recipe("demo"), "mosi").data.path == "data/demo"
+    real = with_demo_profile(load_recipe("mosi"), "mosi")  # never the real MOSI folder
+    assert real.data.path == "data/demo" and real.data.make_demo
+
+
+def test_a_folder_of_another_profile_is_refused(tiny_mosei: Path) -> None:
+    recipe = with_demo_profile(load_recipe("demo"), "mosi")
+    recipe.data.path = str(tiny_mosei)
+    with pytest.raises(DataError, match="holds the embedded 'mosei' profile.*--profile mosei"):
+        prepare_dataset(recipe, progress=False)
+
+
+def test_a_dataset_from_an_older_generator_is_remade(tiny_mosei: Path, tmp_path: Path) -> None:
+    old = tmp_path / "old"
+    shutil.copytree(tiny_mosei, old)
+    manifest = read_json(old / MANIFEST)
+    write_json(old / MANIFEST, {**manifest, "generator": 1})
+    (old / "latents.csv").write_text("stale")
+    make_demo_dataset(old, TINY_MOSEI, workers=1, progress=False)
+    assert (old / "latents.csv").read_bytes() == (tiny_mosei / "latents.csv").read_bytes()
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "mine.txt").write_text("keep")
+    with pytest.raises(DataError, match="--overwrite"):
+        make_demo_dataset(foreign, TINY_MOSEI, progress=False)
 
 
 def test_make_demo_profile_on_the_command_line(
@@ -161,7 +186,8 @@ def test_make_demo_profile_on_the_command_line(
 
 
 def test_run_profile_and_data_together_are_refused(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["run", "--profile", "mosei", "--data", "elsewhere", "-q"]) == 2
-    assert "--profile uses an embedded dataset and --data another" in capsys.readouterr().err
+    for other in (["--data", "elsewhere"], ["--unlabelled", "pool"]):
+        assert main(["run", "--profile", "mosei", *other, "-q"]) == 2
+        assert "--data and --unlabelled name others" in capsys.readouterr().err
     assert main(["teacher", "train", "--profile", "cmu", "-q"]) == 2
     assert "no embedded profile 'cmu'" in capsys.readouterr().err

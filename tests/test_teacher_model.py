@@ -111,7 +111,7 @@ def bert_tokenizer():  # type: ignore[no-untyped-def]
     return AutoTokenizer.from_pretrained(minilm_path())
 
 
-def _teacher_with_encoder(clip_tokenizer, bert_tokenizer):  # type: ignore[no-untyped-def]
+def _teacher_with_encoder(clip_tokenizer, bert_tokenizer, **arch):  # type: ignore[no-untyped-def]
     from transformers import BertConfig, BertModel
 
     torch.manual_seed(0)
@@ -124,7 +124,7 @@ def _teacher_with_encoder(clip_tokenizer, bert_tokenizer):  # type: ignore[no-un
             intermediate_size=64,
         )
     )
-    arch = TeacherArchitecture(num_frames=T, transcript_encoder="some/bert")
+    arch = TeacherArchitecture(num_frames=T, transcript_encoder="some/bert", **arch)
     tokenizers = TeacherTokenizers(clip_tokenizer, bert_tokenizer)
     return assemble_teacher(CLIPModel(clip_config("tiny")), tokenizers, arch, encoder).eval()
 
@@ -228,11 +228,13 @@ def test_attention_pooling_starts_as_the_mean_and_ignores_padding(bert_tokenizer
     with torch.no_grad():
         hidden = encoder(input_ids=ids, attention_mask=mask).last_hidden_state
         torch.testing.assert_close(attention(hidden, mask)[0], mean(hidden, mask)[0])
-        torch.nn.init.normal_(attention.pool_score.weight)  # once learned: still no padding
+        torch.nn.init.normal_(attention.pool_score)  # once learned: still no padding
         before = attention(hidden, mask)[0]
         hidden[mask == 0] = 1e3
         torch.testing.assert_close(attention(hidden, mask)[0], before)
-    with pytest.raises(ValueError, match="cannot tune 4 of the encoder's 1 layers"):
+    with pytest.raises(
+        ValueError, match="transcript_tuned_layers = 4: the transcript encoder has 1 layers"
+    ):
         TranscriptEncoder(encoder, 16, tuned_layers=4)
     with pytest.raises(ValueError, match="pooling 'max'"):
         TranscriptEncoder(encoder, 16, pooling="max")
@@ -256,23 +258,27 @@ def test_gated_fusion_starts_as_the_mean_and_honours_the_masks(tokenizer) -> Non
 def test_hidden_transcripts_are_not_encoded_and_shown_ones_are_unchanged(
     tokenizer, bert_tokenizer
 ) -> None:  # type: ignore[no-untyped-def]
-    teacher = _teacher_with_encoder(tokenizer, bert_tokenizer)
-    enc = bert_tokenizer(
-        ["i loved it", "this is awful, really", "okay"], padding=True, return_tensors="pt"
-    )
+    """With tuned layers on cached states, only the transcripts shown run through them."""
+    teacher = _teacher_with_encoder(tokenizer, bert_tokenizer, transcript_tuned_layers=1)
+    texts = ["i loved it", "this is awful, really", "okay"]
+    enc = bert_tokenizer(texts, padding=True, return_tensors="pt")
     ids, mask = enc["input_ids"], enc["attention_mask"]
+    rows_encoded = []
+    top = teacher.transcript.top
+    teacher.transcript.top = lambda h, m: rows_encoded.append(h.shape[0]) or top(h, m)
     with torch.no_grad():
-        pooled, tokens = teacher.encode_transcript(ids, mask)
+        hidden = teacher.transcript.hidden(ids, mask)
+        pooled, tokens = teacher.encode_transcript(ids, mask, hidden)
         keep = torch.tensor([True, False, True])
-        some_pooled, some_tokens = teacher._shown_transcripts(keep, ids, mask, None)
+        some_pooled, some_tokens = teacher._shown_transcripts(keep, ids, mask, hidden)
+        assert rows_encoded == [3, 2]  # the hidden transcript never ran
         torch.testing.assert_close(some_pooled[keep], pooled[keep])
         torch.testing.assert_close(some_tokens[keep], tokens[keep])
         assert not some_pooled[1].any() and not some_tokens[1].any()
-        none_pooled, none_tokens = teacher._shown_transcripts(
-            torch.zeros(3, dtype=torch.bool), ids, mask, None
-        )
+        nothing = torch.zeros(3, dtype=torch.bool)
+        none_pooled, none_tokens = teacher._shown_transcripts(nothing, ids, mask, hidden)
+        assert rows_encoded == [3, 2] and not none_pooled.any()
         assert none_pooled.shape == pooled.shape and none_tokens.shape == tokens.shape
-        assert not none_pooled.any()
-        inputs = {**_inputs(tokenizer), "text_ids": ids, "text_mask": mask}
-        out = teacher(**inputs, transcript_mask=torch.zeros(3, dtype=torch.bool))
+        inputs = {**_inputs(tokenizer), "text_ids": ids, "text_mask": mask, "text_hidden": hidden}
+        out = teacher(**inputs, transcript_mask=nothing)
         assert torch.isfinite(out.regression).all()

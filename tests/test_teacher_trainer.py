@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,7 @@ from videoadviser.teacher.trainer import (
     build_teacher,
     earliest_stop,
     frame_sampling,
+    learning_rate,
     load_teacher,
     prepare_inputs,
     run_teacher,
@@ -28,6 +30,7 @@ from videoadviser.teacher.trainer import (
     transcript_keep,
     video_keep,
 )
+from videoadviser.utils.checkpoint import load_tensors
 from videoadviser.utils.io import read_json
 
 
@@ -75,8 +78,24 @@ def test_transcript_dropout_and_video_first_epochs() -> None:
 def test_only_a_teacher_that_reads_video_waits_before_early_stopping() -> None:
     cfg = TeacherConfig(min_epochs=15, video_first_epochs=20, patience=6)
     assert earliest_stop(cfg, TeacherArchitecture()) == 26  # transcripts get `patience` epochs
-    assert earliest_stop(cfg, TeacherArchitecture(use_text=False)) == 15  # the vision plateau
+    assert earliest_stop(cfg, TeacherArchitecture(use_text=False)) == 26  # as the two-input
     assert earliest_stop(cfg, TeacherArchitecture(use_video=False)) == 0  # nothing to wait for
+    cfg.transcript_warmup_epochs = 3  # the video-first epochs start after the warm-up
+    assert earliest_stop(cfg, TeacherArchitecture()) == 29
+
+
+def test_the_transcript_warmup_shows_every_transcript_and_no_video() -> None:
+    cfg = TeacherConfig(transcript_warmup_epochs=2, video_first_epochs=2, transcript_dropout=0.5)
+    video = torch.arange(400) % 4 != 0
+    rng = torch.Generator().manual_seed(0)
+    for epoch in (0, 1):  # warm-up: transcripts only
+        text = transcript_keep(cfg, epoch, video, rng)
+        assert text.all() and not video_keep(cfg, epoch, video, text, rng).any()
+    for epoch in (2, 3):  # then video first
+        text = transcript_keep(cfg, epoch, video, rng)
+        assert torch.equal(text, ~video)
+        assert torch.equal(video_keep(cfg, epoch, video, text, rng), video)
+    assert 0.3 < transcript_keep(cfg, 4, video, rng)[video].float().mean() < 0.7
 
 
 def test_video_dropout_hides_video_only_where_the_transcript_is_shown() -> None:
@@ -94,7 +113,7 @@ def test_video_dropout_hides_video_only_where_the_transcript_is_shown() -> None:
 
 
 def test_top_transcript_layers_tune_on_cached_states(tiny_recipe: Recipe, tmp_path: Path) -> None:
-    """Two tuned MiniLM layers: the six below are frozen and cached, the two learn at
+    """Two tuned MiniLM layers: the four below are frozen and cached, the two learn at
     transcript_lr, and predictions from the cache equal running the whole encoder."""
     tiny_recipe.teacher.transcript_encoder = "minilm"
     tiny_recipe.teacher.transcript_tuned_layers = 2
@@ -119,6 +138,20 @@ def test_top_transcript_layers_tune_on_cached_states(tiny_recipe: Recipe, tmp_pa
     records = dataset.split("test")
     cached = prepare_inputs(after, tokenizers, records, tiny_recipe, progress=False)
     assert cached.text_hidden is not None  # the states entering layer 4, from the cache
+    whole_frozen = replace(tiny_recipe.teacher, transcript_tuned_layers=0)
+    frozen_teacher, _ = build_teacher(replace(tiny_recipe, teacher=whole_frozen))
+    other = prepare_inputs(frozen_teacher, tokenizers, records, tiny_recipe, progress=False)
+    assert other.text_hidden is not None  # another split point, another cache entry
+    assert cached.text_hidden.entries[0].parents[1] != other.text_hidden.entries[0].parents[1]
+    assert (
+        learning_rate("transcript.encoder.encoder.layer.5.output.dense.weight", tiny_recipe.teacher)
+        == 1e-3
+    )
+    assert (
+        learning_rate("transcript.encoder.encoder.layer.5.output.dense.weight", whole_frozen)
+        == whole_frozen.tower_lr
+    )
+    assert learning_rate("head.mlp.0.weight", whole_frozen) == whole_frozen.lr
     live = prepare_inputs(after, tokenizers, records, tiny_recipe, progress=False)
     live.text_hidden = None  # the whole encoder runs inside the forward instead
     sampling = frame_sampling(after, tiny_recipe.data)
@@ -127,6 +160,26 @@ def test_top_transcript_layers_tune_on_cached_states(tiny_recipe: Recipe, tmp_pa
         run_teacher(after, live, sampling, 5)[0],
         atol=1e-5,
     )
+
+
+def test_tuned_layers_freeze_after_the_transcript_warmup(
+    tiny_recipe: Recipe, tmp_path: Path
+) -> None:
+    tiny_recipe.teacher.transcript_encoder = "minilm"
+    tiny_recipe.teacher.transcript_tuned_layers = 1
+    tiny_recipe.teacher.transcript_lr = 1e-3
+    tiny_recipe.teacher.freeze_text = True
+    tiny_recipe.teacher.transcript_warmup_epochs = 1
+    tiny_recipe.teacher.min_epochs = tiny_recipe.teacher.patience = 5  # no early stop
+    dataset = load_dataset(tiny_recipe.data.path, progress=False)
+    weights = {}
+    for epochs in (1, 2):  # the same seed: the second run's first epoch is the first run's
+        tiny_recipe.teacher.epochs = epochs
+        train_teacher(tiny_recipe, dataset, tmp_path / str(epochs), progress=False, resume=False)
+        weights[epochs] = load_tensors(tmp_path / str(epochs) / "last" / "model.safetensors")
+    top = "transcript.encoder.encoder.layer.5.output.dense.weight"
+    assert torch.equal(weights[1][top], weights[2][top])  # not tuned after the warm-up
+    assert not torch.equal(weights[1]["head.mlp.0.weight"], weights[2]["head.mlp.0.weight"])
 
 
 def test_checkpoint_round_trip_gives_identical_predictions(

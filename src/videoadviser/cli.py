@@ -66,8 +66,11 @@ def _recipe(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     if getattr(args, "profile", None):
         from videoadviser.pipeline import with_demo_profile
 
-        if args.data:
-            raise ConfigError("--profile uses an embedded dataset and --data another: give one")
+        if args.data or getattr(args, "unlabelled", None):
+            raise ConfigError(
+                "--profile uses an embedded dataset and its own pool; --data and --unlabelled "
+                "name others: give one or the other"
+            )
         recipe = with_demo_profile(recipe, args.profile)
     return recipe
 

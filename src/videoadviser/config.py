@@ -54,7 +54,9 @@ class TeacherConfig:
     inputs: str = "both"  # both | video | transcript
     prompt_enhancement: bool = True
     freeze_vision: bool = False
-    freeze_text: bool = False  # the CLIP text tower and any transcript encoder
+    # the CLIP text tower and any transcript encoder (whose transcript_tuned_layers, if any,
+    # are tuned all the same)
+    freeze_text: bool = False
     # "clip": transcripts go through the CLIP text tower (the paper). Otherwise a pretrained
     # text encoder for transcripts: "minilm" (packaged), a hub id or a local folder.
     transcript_encoder: str = "clip"
@@ -62,6 +64,9 @@ class TeacherConfig:
     # below stay frozen and their states are cached (0: the whole encoder follows freeze_text)
     transcript_tuned_layers: int = 0
     transcript_lr: float = 5e-5  # a pretrained transcript encoder's rate when tuned
+    # training only: the first N epochs train the transcript path alone (video hidden), and
+    # only they tune the transcript_tuned_layers (frozen after them); video_first_epochs follow
+    transcript_warmup_epochs: int = 0
     transcript_pooling: str = "mean"  # mean | attention: its token states into one embedding
     # mean: the query is the mean of the video and transcript embeddings (the paper's
     # video-text embedding); gated: a learned per-clip softmax weight for each
@@ -235,8 +240,10 @@ def _validate(recipe: Recipe, source: str) -> None:
         raise ConfigError(f"{source}: teacher.transcript_dropout must be in [0, 1)")
     if not 0 <= recipe.teacher.video_dropout < 1:
         raise ConfigError(f"{source}: teacher.video_dropout must be in [0, 1)")
-    if recipe.teacher.transcript_tuned_layers < 0:
-        raise ConfigError(f"{source}: teacher.transcript_tuned_layers must be >= 0")
+    if recipe.teacher.transcript_tuned_layers < 0 or recipe.teacher.transcript_lr <= 0:
+        raise ConfigError(
+            f"{source}: teacher.transcript_tuned_layers must be >= 0, transcript_lr > 0"
+        )
     if recipe.teacher.transcript_encoder == "clip" and (
         recipe.teacher.transcript_tuned_layers or recipe.teacher.transcript_pooling != "mean"
     ):
@@ -244,8 +251,10 @@ def _validate(recipe: Recipe, source: str) -> None:
             f"{source}: teacher.transcript_tuned_layers and transcript_pooling apply to a "
             'pretrained transcript encoder; set teacher.transcript_encoder (e.g. "minilm")'
         )
-    if recipe.teacher.video_first_epochs < 0:
-        raise ConfigError(f"{source}: teacher.video_first_epochs must be >= 0")
+    if recipe.teacher.video_first_epochs < 0 or recipe.teacher.transcript_warmup_epochs < 0:
+        raise ConfigError(
+            f"{source}: teacher.video_first_epochs and transcript_warmup_epochs must be >= 0"
+        )
     if recipe.teacher.warmup_epochs < 0:
         raise ConfigError(f"{source}: teacher.warmup_epochs must be >= 0")
     if recipe.student.warmup_epochs < 0:

@@ -32,7 +32,13 @@ import numpy as np
 
 from videoadviser.config import Recipe
 from videoadviser.data.dataset import SentimentDataset, load_dataset
-from videoadviser.data.demo import demo_profile, make_demo_dataset, make_demo_pool
+from videoadviser.data.demo import (
+    DEMO_ROOT,
+    MANIFEST,
+    demo_profile,
+    make_demo_dataset,
+    make_demo_pool,
+)
 from videoadviser.data.records import SPLITS, ClipRecord, records_fingerprint
 from videoadviser.data.unlabelled import TransferSet, check_no_overlap, load_unlabelled
 from videoadviser.errors import ConfigError, DataError
@@ -49,7 +55,7 @@ from videoadviser.teacher.predict import (
     predict_teacher,
 )
 from videoadviser.teacher.trainer import PREDICTIONS_FILE, train_teacher, write_predictions
-from videoadviser.utils.io import write_csv, write_json
+from videoadviser.utils.io import read_json, write_csv, write_json
 from videoadviser.utils.lanes import SideLane, lanes_help, side_lane
 from videoadviser.utils.runtime import (
     default_run_dir,
@@ -88,14 +94,26 @@ TABLE_COLUMNS = (
 
 
 def with_demo_profile(recipe: Recipe, profile: str) -> Recipe:
-    """``recipe`` on the embedded profile ``profile``: made (with the recipe's pool, if it has
-    one) under ``data/demo-<profile>``; the default profile keeps the recipe's paths."""
+    """``recipe`` on the embedded profile ``profile``, made on first use at ``data/demo``
+    (the default profile) or ``data/demo-<profile>``, with an unlabelled pool there when the
+    recipe has one."""
     demo_profile(profile)  # an unknown name is an error that lists the profiles
-    data = replace(recipe.data, make_demo=True, demo_profile=profile)
-    if profile != "mosi":
-        data.path = f"data/demo-{profile}"
-        data.unlabelled = f"{data.path}/unlabelled" if recipe.data.unlabelled else ""
+    path = DEMO_ROOT if profile == "mosi" else f"{DEMO_ROOT}-{profile}"
+    unlabelled = f"{path}/unlabelled" if recipe.data.unlabelled else ""
+    data = replace(
+        recipe.data, make_demo=True, demo_profile=profile, path=path, unlabelled=unlabelled
+    )
     return replace(recipe, data=data)
+
+
+def check_demo_profile(path: Path, profile: str) -> None:
+    """Refuse an embedded dataset at ``path`` that another profile made."""
+    made = read_json(path / MANIFEST).get("profile") if (path / MANIFEST).is_file() else None
+    if made is not None and made != profile:
+        raise DataError(
+            f"{path}: holds the embedded {made!r} profile, but the recipe asks for {profile!r} "
+            f"(data.demo_profile); point data.path elsewhere, or pass --profile {made}"
+        )
 
 
 def prepare_dataset(recipe: Recipe, progress: bool = True) -> SentimentDataset:
@@ -104,6 +122,8 @@ def prepare_dataset(recipe: Recipe, progress: bool = True) -> SentimentDataset:
     with main_process_first():  # one process makes it; the others then find it
         if recipe.data.make_demo and not path.exists():
             make_demo_dataset(path, demo_profile(recipe.data.demo_profile), progress=progress)
+    if recipe.data.make_demo:
+        check_demo_profile(path, recipe.data.demo_profile)
     if not path.exists():
         raise ConfigError(
             f"data.path {str(path)!r} does not exist: point --data at an MMSA folder or pickle, "

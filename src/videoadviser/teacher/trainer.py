@@ -233,22 +233,24 @@ def transcript_states_cached(teacher: VideoAdviserTeacher, cfg: TeacherConfig) -
 
 def earliest_stop(cfg: TeacherConfig, arch: TeacherArchitecture) -> int:
     """The first epoch early stopping may stop at: for a teacher that reads video, not before
-    ``min_epochs`` (a from-scratch vision tower plateaus first) and, with transcripts too, not
-    before they had ``patience`` epochs after the video-first ones; a transcript-only teacher
-    has neither reason to wait."""
+    ``min_epochs`` (a from-scratch vision tower plateaus first) nor before the transcripts had
+    ``patience`` epochs after the warm-up and video-first ones (a video-only teacher keeps the
+    two-input teacher's rule, so the ablation compares them under one protocol); a
+    transcript-only teacher has no reason to wait."""
     if not arch.use_video:
         return 0
     if not arch.use_text:
-        return cfg.min_epochs
-    return max(cfg.min_epochs, cfg.video_first_epochs + cfg.patience)
+        return max(cfg.min_epochs, cfg.video_first_epochs + cfg.patience)
+    return max(cfg.min_epochs, cfg.transcript_warmup_epochs + cfg.video_first_epochs + cfg.patience)
 
 
 def learning_rate(name: str, cfg: TeacherConfig) -> float:
-    """A teacher parameter's rate: ``transcript_lr`` for a pretrained transcript encoder,
-    ``tower_lr`` for the CLIP towers, ``lr`` for the teacher's own modules."""
-    if name.startswith("transcript.encoder."):
+    """A teacher parameter's rate: ``transcript_lr`` for a pretrained transcript encoder's
+    ``transcript_tuned_layers``, ``tower_lr`` for the other pretrained towers (the CLIP towers,
+    a wholly tuned transcript encoder), ``lr`` for the teacher's own modules."""
+    if name.startswith("transcript.encoder.") and cfg.transcript_tuned_layers:
         return cfg.transcript_lr
-    return cfg.tower_lr if name.startswith("clip.") else cfg.lr
+    return cfg.tower_lr if name.startswith(("clip.", "transcript.encoder.")) else cfg.lr
 
 
 def frame_sampling(teacher: VideoAdviserTeacher, data: DataConfig) -> FrameSampling:
@@ -394,10 +396,14 @@ def transcript_keep(
     """Which transcripts a training batch shows: ``(B,)`` bool from ``video_mask`` ``(B,)``.
 
     Modality dropout: each transcript is hidden with probability ``transcript_dropout``, or
-    always during the first ``video_first_epochs`` epochs; a clip without video always keeps
-    its transcript (never hide the only modality).
+    always during the ``video_first_epochs`` (after the ``transcript_warmup_epochs``, which
+    show every transcript); a clip without video always keeps its transcript (never hide the
+    only modality).
     """
-    hide = 1.0 if epoch < cfg.video_first_epochs else cfg.transcript_dropout
+    warmup = cfg.transcript_warmup_epochs
+    if epoch < warmup:
+        return torch.ones(len(video_mask), dtype=torch.bool)
+    hide = 1.0 if epoch < warmup + cfg.video_first_epochs else cfg.transcript_dropout
     drop = torch.rand(len(video_mask), generator=generator) < hide
     return ~(drop & video_mask.bool())
 
@@ -411,11 +417,15 @@ def video_keep(
 ) -> torch.Tensor:
     """Which clips' video a training batch shows: ``(B,)`` bool.
 
-    Modality dropout on the other side: the video of each clip whose transcript is shown is
-    hidden with probability ``video_dropout`` (never during the video-first epochs, and never
-    the only modality); clips without usable video stay without it.
+    Modality dropout on the other side: during the ``transcript_warmup_epochs`` no video is
+    shown; after the video-first epochs the video of each clip whose transcript is shown is
+    hidden with probability ``video_dropout`` (never the only modality); clips without usable
+    video stay without it.
     """
-    if epoch < cfg.video_first_epochs or cfg.video_dropout == 0:
+    warmup = cfg.transcript_warmup_epochs
+    if epoch < warmup:
+        return video_mask.bool() & ~transcript_shown.bool()
+    if epoch < warmup + cfg.video_first_epochs or cfg.video_dropout == 0:
         return video_mask.bool()
     drop = torch.rand(len(video_mask), generator=generator) < cfg.video_dropout
     return video_mask.bool() & ~(drop & transcript_shown.bool())
@@ -576,6 +586,9 @@ def train_teacher(
         s: prepare_inputs(teacher, tokenizers, dataset.split(s), recipe, progress) for s in SPLITS
     }
     config = checkpoint_config(teacher, recipe, sampling)
+    # filling a cache may draw from the global generator (a DataLoader draws its workers'
+    # seed), so training starts from one random state whether the caches existed or not
+    seed_everything(recipe.seed)
 
     rates: dict[float, list[torch.nn.Parameter]] = {cfg.lr: []}  # own modules' group first
     for name, parameter in teacher.named_parameters():
@@ -618,6 +631,10 @@ def train_teacher(
         if selection.should_stop(epoch):
             break
         model.train()
+        if teacher.transcript is not None:  # tuned layers learn in the warm-up, if there is one
+            teacher.transcript.tune_top = epoch < cfg.transcript_warmup_epochs or not (
+                cfg.transcript_warmup_epochs
+            )
         started, losses, parts = time.perf_counter(), [], []
         loader = accelerator.prepare(
             _batches(len(train), cfg.batch_size, recipe.seed * 1000 + epoch)
