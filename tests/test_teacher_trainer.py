@@ -163,8 +163,12 @@ def test_top_transcript_layers_tune_on_cached_states(tiny_recipe: Recipe, tmp_pa
 
 
 def test_tuned_layers_freeze_after_the_transcript_warmup(
-    tiny_recipe: Recipe, tmp_path: Path
+    tiny_recipe: Recipe, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """After the warm-up the tuned layers stop learning and their output is cached (folded):
+    training goes on as if they ran every step, and the saved teacher runs them itself."""
+    import videoadviser.teacher.trainer as trainer
+
     tiny_recipe.teacher.transcript_encoder = "minilm"
     tiny_recipe.teacher.transcript_tuned_layers = 1
     tiny_recipe.teacher.transcript_lr = 1e-3
@@ -180,6 +184,15 @@ def test_tuned_layers_freeze_after_the_transcript_warmup(
     top = "transcript.encoder.encoder.layer.5.output.dense.weight"
     assert torch.equal(weights[1][top], weights[2][top])  # not tuned after the warm-up
     assert not torch.equal(weights[1]["head.mlp.0.weight"], weights[2]["head.mlp.0.weight"])
+
+    monkeypatch.setattr(trainer, "fold_tuned_layers", lambda *a, **k: None)  # run them instead
+    unfolded = train_teacher(tiny_recipe, dataset, tmp_path / "u", progress=False, resume=False)
+    again = load_tensors(tmp_path / "u" / "last" / "model.safetensors")
+    for name in ("head.mlp.0.weight", "transcript.projection.weight"):
+        step = (weights[2][name] - weights[1][name]).abs().max()  # what epoch 2 changed
+        assert (again[name] - weights[2][name]).abs().max() < 0.05 * step  # rounding only
+    folded = read_json(tmp_path / "2" / "metrics.json")  # scored by the saved teacher
+    assert folded["test"]["MAE"] == pytest.approx(unfolded["metrics"]["test"]["MAE"], abs=1e-3)
 
 
 def test_checkpoint_round_trip_gives_identical_predictions(

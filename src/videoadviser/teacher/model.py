@@ -189,6 +189,9 @@ class TranscriptEncoder(nn.Module):
         self.encoder = encoder
         self.tuned_layers = tuned_layers
         self.tune_top = True  # False: the tuned layers run without gradients (frozen again)
+        # True: the states given to forward already went through the tuned layers (once they
+        # are frozen, training caches their output instead of running them every step)
+        self.folded = False
         if tuned_layers:
             total = len(encoder_layers(encoder))
             if not 0 < tuned_layers <= total:
@@ -232,18 +235,23 @@ class TranscriptEncoder(nn.Module):
             config=self.encoder.config, inputs_embeds=hidden, attention_mask=mask
         )
         stack = self.encoder.encoder
+        layers = encoder_layers(self.encoder)[self.split :]
+        training = layers.training
+        if not self.tune_top:  # frozen again: no gradients, no dropout (as a cache holds)
+            layers.eval()
         with torch.set_grad_enabled(torch.is_grad_enabled() and self.tune_top):
             extra = ()  # MPNet's layers also take its relative position bias
             if hasattr(stack, "compute_position_bias"):
                 extra = (stack.compute_position_bias(hidden),)
-            for layer in encoder_layers(self.encoder)[self.split :]:
+            for layer in layers:
                 out = layer(hidden, attention, *extra)
                 hidden = out[0] if isinstance(out, tuple) else out
+        layers.train(training)
         return hidden
 
     def forward(self, hidden: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
         """hidden (B, L, H) from :meth:`hidden`, mask (B, L) -> pooled (B, E), tokens (B, L, E)."""
-        tokens = self.projection(self.top(hidden, mask))
+        tokens = self.projection(hidden if self.folded else self.top(hidden, mask))
         keep = mask.bool().unsqueeze(-1)  # (B, L, 1)
         if self.pool_score is None:
             weights = keep.to(tokens.dtype)

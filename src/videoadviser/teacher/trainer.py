@@ -220,6 +220,42 @@ def build_teacher(recipe: Recipe) -> tuple[VideoAdviserTeacher, TeacherTokenizer
     return teacher, tokenizers
 
 
+def fold_tuned_layers(
+    teacher: VideoAdviserTeacher,
+    splits: dict[str, TeacherInputs],
+    cache_dir: str | Path,
+    progress: bool = True,
+) -> None:
+    """After the transcript warm-up the tuned layers are frozen: cache every transcript's
+    final states (keyed by the whole encoder's weights) in place of the states below the
+    tuned layers, so later epochs no longer run them. The teacher's ``transcript.folded`` is
+    set; a checkpoint is unaffected (loaded, it runs the tuned layers again)."""
+    encoder = teacher.transcript
+    assert encoder is not None and encoder.tuned_layers > 0
+    device = next(teacher.parameters()).device
+    fingerprint = weights_fingerprint([encoder.encoder])
+
+    def final_states(ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        ids, mask = ids.to(device), mask.to(device)
+        return encoder.top(encoder.hidden(ids, mask), mask)
+
+    was_training = teacher.training
+    teacher.eval()
+    with main_process_first():
+        for inputs in splits.values():
+            inputs.text_hidden = cached_transcript_states(
+                final_states,
+                fingerprint,
+                encoder.encoder.config.hidden_size,
+                inputs.text_ids,
+                inputs.text_mask,
+                cache_dir,
+                progress=progress,
+            )
+    teacher.train(was_training)
+    encoder.folded = True
+
+
 def transcript_states_cached(teacher: VideoAdviserTeacher, cfg: TeacherConfig) -> bool:
     """Whether the transcript encoder's :meth:`~TranscriptEncoder.hidden` part is frozen, so
     its states are computed once and read from the cache."""
@@ -631,10 +667,12 @@ def train_teacher(
         if selection.should_stop(epoch):
             break
         model.train()
+        warmup = cfg.transcript_warmup_epochs
         if teacher.transcript is not None:  # tuned layers learn in the warm-up, if there is one
-            teacher.transcript.tune_top = epoch < cfg.transcript_warmup_epochs or not (
-                cfg.transcript_warmup_epochs
-            )
+            teacher.transcript.tune_top = epoch < warmup or not warmup
+            tuned = teacher.transcript.tuned_layers > 0 and warmup > 0
+            if tuned and epoch >= warmup and not teacher.transcript.folded:
+                fold_tuned_layers(teacher, splits, recipe.cache_dir, progress)
         started, losses, parts = time.perf_counter(), [], []
         loader = accelerator.prepare(
             _batches(len(train), cfg.batch_size, recipe.seed * 1000 + epoch)
@@ -704,6 +742,10 @@ def train_teacher(
 
     best, _, _ = load_teacher(out_dir / "best")
     best = best.to(accelerator.device)
+    if teacher.transcript is not None and teacher.transcript.folded:  # the saved teacher runs
+        splits = {  # its tuned layers itself: give it the states below them again
+            s: prepare_inputs(best, tokenizers, dataset.split(s), recipe, progress) for s in SPLITS
+        }
     metrics, rows = {}, []
     for split, inputs in splits.items():
         regression, logits = run_teacher(best, inputs, sampling, PREDICT_BATCH_SIZE)
