@@ -119,6 +119,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--profile", default="mosi", help="embedded profile (mosi, mosei)")
+    parser.add_argument("--data", default=None, help="another dataset folder (not a profile)")
     parser.add_argument("--recipe", default="demo")
     parser.add_argument("--seeds", type=int, nargs="+", default=SEEDS)
     parser.add_argument("--inputs", nargs="+", default=list(INPUTS), choices=INPUTS)
@@ -128,8 +129,13 @@ def main() -> None:
     args = parser.parse_args()
     quiet_other_libraries()  # no load reports or weight bars in the benchmark output
 
-    base = with_demo_profile(load_recipe(args.recipe, args.set), args.profile)
-    dataset = prepare_dataset(base, progress=False)
+    def recipe_for(overrides: list[str]) -> Any:
+        if args.data:
+            data = [f'data.path="{args.data}"', "data.make_demo=false"]
+            return load_recipe(args.recipe, overrides + data)
+        return with_demo_profile(load_recipe(args.recipe, overrides), args.profile)
+
+    dataset = prepare_dataset(recipe_for(args.set), progress=False)
     out = Path(args.out)
     results: dict[str, list[dict[str, Any]]] = {}
     models = list(args.inputs) + ([STUDENT] if args.student else [])
@@ -138,7 +144,7 @@ def main() -> None:
             overrides = [*args.set, f"seed={seed}", 'data.unlabelled=""']
             if model != STUDENT:
                 overrides.append(f'teacher.inputs="{model}"')
-            recipe = with_demo_profile(load_recipe(args.recipe, overrides), args.profile)
+            recipe = recipe_for(overrides)
             row = run_one(recipe, dataset, model, out / model / str(seed))
             results.setdefault(model, []).append(row)
             print(model, json.dumps(row), flush=True)

@@ -157,3 +157,44 @@ def test_the_inference_benchmark_times_teacher_and_three_student_backends(
         ms = 1000 * statistics.median(seconds) / 6
         assert result["ms_per_clip"][name] == pytest.approx(ms)
         assert result["teacher_over"][name] == pytest.approx(result["ms_per_clip"]["teacher"] / ms)
+
+
+def test_the_teacher_ablation_trains_every_input_and_the_student_and_checks_the_goals(
+    tiny_demo: Path, tmp_path: Path
+) -> None:
+    warmup = [
+        "--set",
+        "teacher.transcript_tuned_layers=1",
+        "--set",
+        "teacher.transcript_warmup_epochs=1",
+    ]
+    printed = _run("teacher_ablation.py", "--data", str(tiny_demo), "--seeds", "1", "2",
+                   "--student", *TINY, *warmup, "--out", str(tmp_path))  # fmt: skip
+    result = json.loads((tmp_path / "ablation.json").read_text())["results"]
+    assert list(result) == ["both", "video", "transcript", "student"]
+    assert all([r["seed"] for r in rows] == [1, 2] for rows in result.values())
+    assert "| seed | valid | test |" in printed
+    for goal in ("5% below video only", "below transcript only", "within 5% of the student"):
+        assert goal in printed
+
+
+def test_the_ablation_goals_read_mean_validation_mae() -> None:
+    sys.path.insert(0, str(BENCHMARKS))
+    from teacher_ablation import goals
+
+    def rows(*maes: float) -> list[dict[str, float]]:
+        return [{"valid_MAE": m} for m in maes]
+
+    lines = goals(
+        {
+            "both": rows(0.60, 0.70),  # mean 0.65
+            "video": rows(0.70, 0.70),  # both is 7.1% below: met; per seed 1 of 2 (0.70 > 0.665)
+            "transcript": rows(1.20, 1.00),  # mean 1.10
+            "student": rows(1.00, 1.00),  # transcript +10%: not met; per seed 1 of 2
+        }
+    )
+    assert lines[0] == (
+        "- video + transcript >= 5% below video only: 0.650 vs 0.700 (-7.1%), met; per seed 1 of 2"
+    )
+    assert lines[1].endswith("met; per seed 2 of 2")
+    assert "(+10.0%), NOT met; per seed 1 of 2" in lines[2]

@@ -44,7 +44,13 @@ def test_overrides() -> None:
         ),
         ("student.lambda2=-1", "lambda2 must be >= 0"),
         ("teacher.transcript_dropout=1.0", "teacher.transcript_dropout must be in [0, 1)"),
-        ("teacher.video_first_epochs=-1", "teacher.video_first_epochs must be >= 0"),
+        ("teacher.video_first_epochs=-1", "video_first_epochs and transcript_warmup_epochs must"),
+        ("teacher.transcript_warmup_epochs=-1", "and transcript_warmup_epochs must be >= 0"),
+        ("teacher.video_dropout=1", "teacher.video_dropout must be in [0, 1)"),
+        ("teacher.transcript_lr=0", "transcript_tuned_layers must be >= 0, transcript_lr > 0"),
+        ('teacher.fusion="sum"', "teacher.fusion = 'sum' is not one of mean, gated"),
+        ('teacher.transcript_pooling="max"', "transcript_pooling = 'max' is not one of mean"),
+        ("teacher.transcript_tuned_layers=-1", "transcript_tuned_layers must be >= 0"),
         ("nonsense", "expected section.key=value"),
         ('student.distill_loss="kl"', "student.distill_loss = 'kl' is not one of mse, l1, huber"),
         ("student.ema_decay=1.0", "student.ema_decay must be in [0, 1)"),
@@ -95,3 +101,10 @@ def test_transfer_settings_apply_to_the_transfer_student_only() -> None:
     floats = load_recipe("demo", ["student.transfer.warmup_epochs=1"]).student.transfer
     assert floats["warmup_epochs"] == 1.0 and isinstance(floats["warmup_epochs"], float)
     assert load_recipe("demo", ["student.lambda2=0"]).student.lambda2 == 0.0  # no pool needed
+
+
+def test_transcript_options_need_a_pretrained_transcript_encoder() -> None:
+    with pytest.raises(ConfigError, match="apply to a pretrained transcript encoder"):
+        load_recipe(
+            "demo", ['teacher.transcript_encoder="clip"', "teacher.transcript_tuned_layers=2"]
+        )

@@ -236,7 +236,6 @@ class TranscriptEncoder(nn.Module):
         )
         stack = self.encoder.encoder
         layers = encoder_layers(self.encoder)[self.split :]
-        training = layers.training
         if not self.tune_top:  # frozen again: no gradients, no dropout (as a cache holds)
             layers.eval()
         with torch.set_grad_enabled(torch.is_grad_enabled() and self.tune_top):
@@ -246,7 +245,8 @@ class TranscriptEncoder(nn.Module):
             for layer in layers:
                 out = layer(hidden, attention, *extra)
                 hidden = out[0] if isinstance(out, tuple) else out
-        layers.train(training)
+        if not self.tune_top:
+            layers.train(self.training)
         return hidden
 
     def forward(self, hidden: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
