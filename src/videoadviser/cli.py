@@ -318,7 +318,8 @@ def build_parser() -> argparse.ArgumentParser:
         "make-demo",
         help="write the embedded dataset (MMSA raw layout) to DIR",
         description="Write the embedded dataset: real tweets as transcripts, rendered talking "
-        "faces as mp4 video, MOSI-like labels and splits. Deterministic under --seed.",
+        "faces as mp4 video, MOSI-like labels and splits (--profile mosei: MOSEI-like). "
+        "Deterministic under --seed.",
     )
     demo.add_argument(
         "dir", type=Path, help="output folder (created; reused if made with the same settings)"
