@@ -268,10 +268,11 @@ def test_interrupted_training_resumes(tiny_recipe: Recipe, tmp_path: Path) -> No
     tiny_recipe.teacher.epochs = 3
     full = train_teacher(tiny_recipe, dataset, tmp_path / "full", progress=False)
     tiny_recipe.teacher.epochs = 2  # as if stopped after two epochs
-    train_teacher(tiny_recipe, dataset, tmp_path / "resumed", progress=False)
+    partial = train_teacher(tiny_recipe, dataset, tmp_path / "resumed", progress=False)
     tiny_recipe.teacher.epochs = 3
     resumed = train_teacher(tiny_recipe, dataset, tmp_path / "resumed", progress=False)
     assert resumed["epochs_run"] == 3 and len(resumed["history"]) == 3
+    assert resumed["history"][:2] == partial["history"]  # carried over (timings too), not rerun
     for a, b in zip(full["history"], resumed["history"]):
         assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-4)
         assert a["valid_mae"] == pytest.approx(b["valid_mae"], rel=1e-4)

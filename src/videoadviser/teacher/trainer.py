@@ -74,7 +74,7 @@ from videoadviser.utils.engine import (
     restore_rng,
     rng_tensors,
 )
-from videoadviser.utils.io import read_json, write_csv, write_json
+from videoadviser.utils.io import read_json, to_jsonable, write_csv, write_json
 from videoadviser.utils.runtime import (
     autocast,
     close_trackers,
@@ -589,6 +589,8 @@ def _resumable(saved: dict[str, Any] | None, current: dict[str, Any]) -> bool:
             return config
         return {**config, "teacher": {k: v for k, v in config["teacher"].items() if k != "epochs"}}
 
+    # the saved one went through JSON (tuples came back as lists): compare like with like
+    current = to_jsonable(current)
     return saved is not None and strip(saved) == strip(current)
 
 
