@@ -34,7 +34,7 @@ from videoadviser.config import Recipe
 from videoadviser.data.dataset import SentimentDataset, load_dataset
 from videoadviser.data.demo import (
     DEMO_ROOT,
-    MANIFEST,
+    demo_manifest,
     demo_profile,
     make_demo_dataset,
     make_demo_pool,
@@ -55,7 +55,7 @@ from videoadviser.teacher.predict import (
     predict_teacher,
 )
 from videoadviser.teacher.trainer import PREDICTIONS_FILE, train_teacher, write_predictions
-from videoadviser.utils.io import read_json, write_csv, write_json
+from videoadviser.utils.io import write_csv, write_json
 from videoadviser.utils.lanes import SideLane, lanes_help, side_lane
 from videoadviser.utils.runtime import (
     default_run_dir,
@@ -108,7 +108,7 @@ def with_demo_profile(recipe: Recipe, profile: str) -> Recipe:
 
 def check_demo_profile(path: Path, profile: str) -> None:
     """Refuse an embedded dataset at ``path`` that another profile made."""
-    made = read_json(path / MANIFEST).get("profile") if (path / MANIFEST).is_file() else None
+    made = demo_manifest(path).get("profile")
     if made is not None and made != profile:
         raise DataError(
             f"{path}: holds the embedded {made!r} profile, but the recipe asks for {profile!r} "

@@ -70,6 +70,7 @@ import re
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -419,28 +420,31 @@ def _annotation(label: float) -> str:
     return "Positive" if label > 0 else "Negative" if label < 0 else "Neutral"
 
 
+def demo_manifest(path: str | Path) -> dict[str, Any]:
+    """The manifest of the embedded dataset (or pool) at ``path``; empty when there is none
+    or it cannot be read."""
+    try:
+        manifest = read_json(Path(path) / MANIFEST)
+    except (OSError, ValueError):
+        return {}
+    return manifest if isinstance(manifest, dict) else {}
+
+
 def is_demo_dataset(path: str | Path, config: DemoConfig, unlabelled: int | None = None) -> bool:
     """True if ``path`` holds a complete embedded dataset made with exactly ``config``
     (with ``unlabelled``: the complete unlabelled pool of that many clips)."""
-    manifest = Path(path) / MANIFEST
-    if not manifest.is_file():
-        return False
-    try:
-        saved = read_json(manifest)
-        same_config = saved.get("config") == _config_dict(config)
-        same_pool = saved.get("unlabelled") == unlabelled
-        return same_config and same_pool and saved.get("generator") == GENERATOR_VERSION
-    except (OSError, ValueError):
-        return False
+    saved = demo_manifest(path)
+    same_config = bool(saved) and saved.get("config") == _config_dict(config)
+    same_pool = saved.get("unlabelled") == unlabelled
+    return same_config and same_pool and saved.get("generator") == GENERATOR_VERSION
 
 
 def _stale(path: Path) -> bool:
     """Whether ``path`` is an embedded dataset from an older generator (derived data that
     this version remakes without ``--overwrite``)."""
-    try:
-        return read_json(path / MANIFEST).get("generator", 0) < GENERATOR_VERSION
-    except (OSError, ValueError, AttributeError, TypeError):
-        return False
+    manifest = demo_manifest(path)
+    generator = manifest.get("generator", 0)
+    return bool(manifest) and isinstance(generator, int) and generator < GENERATOR_VERSION
 
 
 def _config_dict(config: DemoConfig) -> dict[str, object]:
@@ -500,7 +504,7 @@ def make_demo_pool(
     if is_demo_dataset(path, config, unlabelled=n) and not overwrite:
         logger.info("reusing the unlabelled pool at %s", path)
         return path
-    derived = (path / MANIFEST).is_file() and read_json(path / MANIFEST).get("unlabelled")
+    derived = demo_manifest(path).get("unlabelled")
     if path.exists() and any(path.iterdir()) and not (overwrite or derived):
         raise DataError(
             f"{path}: exists and is not an unlabelled pool of the embedded dataset; "
