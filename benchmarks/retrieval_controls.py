@@ -1,4 +1,4 @@
-"""Is +VideoAdviser's retrieval gain the teacher's knowledge, or only a softer target?
+r"""Is +VideoAdviser's retrieval gain the teacher's knowledge, or only a softer target?
 
 A distillation term towards any soft distribution regularises, as label smoothing does. This
 runs the retrieval experiment with the real teacher's logits and with two control teachers

@@ -1,4 +1,4 @@
-"""Teacher input ablation on an embedded profile: video + transcript, video only, transcript
+r"""Teacher input ablation on an embedded profile: video + transcript, video only, transcript
 only, and the fine-tuned text-only student (no distillation) for reference.
 
 Trains the recipe's teacher with each input setting over several seeds (and, with

@@ -1,4 +1,4 @@
-"""Transfer curve: the distilled student's test MAE against the size of the unlabelled pool.
+r"""Transfer curve: the distilled student's test MAE against the size of the unlabelled pool.
 
 For each seed: train the demo teacher (or reuse ``RUN/seed_<s>/teacher``, the main job's
 layout), let it label the whole pool once, then train the no-distillation baseline and one

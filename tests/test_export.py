@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -23,14 +25,17 @@ ODD_TEXTS = ["", "no", " ".join(["a long transcript that runs on and on"] * 12)]
 
 
 @pytest.fixture(scope="module")
-def student(tiny_demo: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A student trained for two epochs on the tiny set (``.../student/best``)."""
-    out = tmp_path_factory.mktemp("export") / "student"
+def student(tiny_demo: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A student trained for two epochs on the tiny set (``.../student/best``); removed when
+    the module ends."""
+    root = tmp_path_factory.mktemp("export")
     recipe = load_recipe(
         "demo", [f'data.path="{tiny_demo}"', "student.epochs=2", "student.batch_size=8"]
     )
-    train_student(recipe, load_dataset(tiny_demo, progress=False), out, None, 0.0, progress=False)
-    return out / "best"
+    dataset = load_dataset(tiny_demo, progress=False)
+    train_student(recipe, dataset, root / "student", None, 0.0, progress=False)
+    yield root / "student" / "best"
+    shutil.rmtree(root, ignore_errors=True)
 
 
 def _test_split(tiny_demo: Path) -> tuple[list[str], np.ndarray]:

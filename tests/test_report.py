@@ -12,6 +12,7 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import matplotlib.image
@@ -25,11 +26,15 @@ IMAGE = re.compile(r'<img alt="figure" src="data:image/png;base64,([A-Za-z0-9+/=
 
 
 @pytest.fixture(scope="module")
-def run_dir(tiny_demo: Path, tiny_pool: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("report") / "run"
+def run_dir(
+    tiny_demo: Path, tiny_pool: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Path]:
+    """A two-seed run; its checkpoints (about 1 GB) are removed when the module ends."""
+    root = tmp_path_factory.mktemp("report")
     data = ["--data", str(tiny_demo), "--unlabelled", str(tiny_pool), "--seeds", "1", "2"]
-    assert main(["run", *data, "--out", str(out), "-q", *FAST]) == 0
-    return out
+    assert main(["run", *data, "--out", str(root / "run"), "-q", *FAST]) == 0
+    yield root / "run"
+    shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
