@@ -186,8 +186,14 @@ def test_make_demo_profile_on_the_command_line(
 
 
 def test_run_profile_and_data_together_are_refused(capsys: pytest.CaptureFixture[str]) -> None:
-    for other in (["--data", "elsewhere"], ["--unlabelled", "pool"]):
+    others = (
+        ["--data", "elsewhere"],
+        ["--unlabelled", "pool"],
+        ["--set", 'data.path="elsewhere"'],
+        ["--set", 'data.unlabelled="pool"'],
+    )
+    for other in others:
         assert main(["run", "--profile", "mosei", *other, "-q"]) == 2
-        assert "--data and --unlabelled name others" in capsys.readouterr().err
+        assert "--set data.path, data.unlabelled" in capsys.readouterr().err
     assert main(["teacher", "train", "--profile", "cmu", "-q"]) == 2
     assert "no embedded profile 'cmu'" in capsys.readouterr().err

@@ -50,6 +50,10 @@ def _cmd_check(args: argparse.Namespace) -> int:
     return 0
 
 
+# where --profile puts the data: --set may not name these beside it
+PROFILE_PLACES = ("data.path", "data.unlabelled", "data.make_demo", "data.demo_profile")
+
+
 def _recipe(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     from videoadviser.config import load_recipe
 
@@ -66,10 +70,11 @@ def _recipe(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     if getattr(args, "profile", None):
         from videoadviser.pipeline import with_demo_profile
 
-        if args.data or getattr(args, "unlabelled", None):
+        placed = [o for o in args.set or [] if o.split("=", 1)[0].strip() in PROFILE_PLACES]
+        if args.data or getattr(args, "unlabelled", None) or placed:
             raise ConfigError(
                 "--profile uses an embedded dataset and its own pool; --data and --unlabelled "
-                "name others: give one or the other"
+                f"(or --set {', '.join(PROFILE_PLACES)}) name others: give one or the other"
             )
         recipe = with_demo_profile(recipe, args.profile)
     return recipe
