@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from videoadviser.config import load_recipe
+from videoadviser.evaluation.significance import aso_epsilon_min
 from videoadviser.pipeline import prepare_dataset, with_demo_profile
 from videoadviser.student.trainer import train_student
 from videoadviser.teacher.trainer import train_teacher
@@ -69,27 +70,32 @@ def _mean_std(values: list[float]) -> str:
 
 
 def goals(results: dict[str, list[dict[str, Any]]]) -> list[str]:
-    """The issue's goals on mean validation MAE, with the per-seed wins behind each."""
+    """The issue's goals on mean validation MAE, with the per-seed wins behind each and, for
+    "lower than", ASO's epsilon_min over the seeds (whether lower at all, not by how much)."""
 
     def valid(model: str) -> list[float]:
         return [r["valid_MAE"] for r in results[model]]
 
     lines = []
 
-    def check(a: str, b: str, factor: float, text: str) -> None:
+    def check(a: str, b: str, factor: float, text: str, significance: bool) -> None:
         if a not in results or b not in results:
             return
         mean_a, mean_b = statistics.mean(valid(a)), statistics.mean(valid(b))
         wins = sum(x < factor * y for x, y in zip(valid(a), valid(b)))
         met = "met" if mean_a <= factor * mean_b else "NOT met"
-        lines.append(
+        line = (
             f"- {text}: {mean_a:.3f} vs {mean_b:.3f} ({100 * (mean_a / mean_b - 1):+.1f}%), "
             f"{met}; per seed {wins} of {len(valid(a))}"
         )
+        epsilon = aso_epsilon_min(valid(a), valid(b)) if significance else None
+        if epsilon is not None:  # is a lower than b at all (not: by the factor)
+            line += f"; ASO eps_min {epsilon:.2f} (a lower error below 0.2)"
+        lines.append(line)
 
-    check("both", "video", 0.95, "video + transcript >= 5% below video only")
-    check("both", "transcript", 1.0, "video + transcript below transcript only")
-    check("transcript", STUDENT, 1.05, "transcript-only teacher within 5% of the student")
+    check("both", "video", 0.95, "video + transcript >= 5% below video only", True)
+    check("both", "transcript", 1.0, "video + transcript below transcript only", True)
+    check("transcript", STUDENT, 1.05, "transcript-only teacher within 5% of the student", False)
     return lines
 
 
