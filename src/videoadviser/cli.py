@@ -55,7 +55,7 @@ PROFILE_PLACES = ("data.path", "data.unlabelled", "data.make_demo", "data.demo_p
 
 
 def _recipe(args: argparse.Namespace):  # type: ignore[no-untyped-def]
-    from videoadviser.config import load_recipe
+    from videoadviser.config import load_recipe, override_key
 
     overrides = list(args.set or [])
     if getattr(args, "data", None):
@@ -70,7 +70,7 @@ def _recipe(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     if getattr(args, "profile", None):
         from videoadviser.pipeline import with_demo_profile
 
-        placed = [o for o in args.set or [] if o.split("=", 1)[0].strip() in PROFILE_PLACES]
+        placed = [o for o in args.set or [] if override_key(o) in PROFILE_PLACES]
         if args.data or getattr(args, "unlabelled", None) or placed:
             raise ConfigError(
                 "--profile uses an embedded dataset and its own pool; --data and --unlabelled "

@@ -321,16 +321,21 @@ def read_toml(name_or_path: str | Path, overrides: list[str] | None = None) -> t
     return values, path
 
 
+def override_key(override: str) -> str:
+    """The ``section.key`` that a ``section.key=value`` override sets."""
+    return override.partition("=")[0].strip()
+
+
 def _apply_override(values: dict[str, Any], override: str) -> None:
-    key, sep, raw = override.partition("=")
-    if not sep or not key.strip():
+    _, sep, raw = override.partition("=")
+    if not sep or not override_key(override):
         raise ConfigError(f"override {override!r}: expected section.key=value")
     try:
         value = tomllib.loads(f"v = {raw.strip()}")["v"]
     except tomllib.TOMLDecodeError:
         value = raw.strip()
     node = values
-    *parents, leaf = key.strip().split(".")
+    *parents, leaf = override_key(override).split(".")
     for part in parents:
         node = node.setdefault(part, {})
         if not isinstance(node, dict):
