@@ -59,6 +59,8 @@ def tiny_recipe(tiny_demo: Path, tmp_path: Path):  # type: ignore[no-untyped-def
             "teacher.epochs=4",
             "teacher.patience=10",
             "teacher.video_first_epochs=0",  # tiny runs see both modalities from the start
+            "teacher.transcript_warmup_epochs=0",  # tests of the warm-up set it themselves
+            "teacher.transcript_tuned_layers=0",
             "teacher.batch_size=8",
             "student.epochs=2",
             "student.batch_size=8",

@@ -5,6 +5,10 @@ FAST = [
     "--set", "teacher.epochs=3",
     "--set", "teacher.min_epochs=0",
     "--set", "teacher.video_first_epochs=0",
+    # no transcript warm-up: tests that exercise it (tuned layers, then frozen and cached)
+    # set it themselves
+    "--set", "teacher.transcript_warmup_epochs=0",
+    "--set", "teacher.transcript_tuned_layers=0",
     "--set", "teacher.batch_size=8",
     "--set", "student.epochs=1",
     "--set", "student.batch_size=8",

@@ -81,6 +81,10 @@ def test_videoadviser_run_killed_twice_ends_as_an_uninterrupted_run(
 ) -> None:
     def command(out: Path) -> list[str]:
         recipe = [*FAST, "--set", "teacher.epochs=6", "--set", "student.epochs=3"]
+        # the demo recipe's transcript warm-up, shrunk: the first kill lands after it, so the
+        # resumed run must freeze and cache the tuned layer as the uninterrupted one did
+        recipe += ["--set", "teacher.transcript_tuned_layers=1"]
+        recipe += ["--set", "teacher.transcript_warmup_epochs=1"]
         data = ["--data", str(tiny_demo), "--seeds", "1", "-q", "--out", str(out)]
         return [sys.executable, "-m", "videoadviser.cli", "run", *data, *recipe]
 
@@ -99,7 +103,7 @@ def test_videoadviser_run_killed_twice_ends_as_an_uninterrupted_run(
     out = tmp_path / "killed"
     seed = out / "seed_1"
     first = subprocess.Popen(command(out), cwd=tmp_path, env=env, stdout=subprocess.DEVNULL)
-    _wait_then_kill(first, lambda: (seed / "teacher" / "last").is_dir())  # after epoch 1 of 6
+    _wait_then_kill(first, lambda: (seed / "teacher" / "last").is_dir())  # after epoch 1 (warm-up)
     assert not (seed / "teacher" / "metrics.json").exists()  # killed mid-teacher
 
     second = subprocess.Popen(command(out), cwd=tmp_path, env=env, stdout=subprocess.DEVNULL)
