@@ -327,15 +327,16 @@ def override_key(override: str) -> str:
 
 
 def _apply_override(values: dict[str, Any], override: str) -> None:
+    key = override_key(override)
     _, sep, raw = override.partition("=")
-    if not sep or not override_key(override):
+    if not sep or not key:
         raise ConfigError(f"override {override!r}: expected section.key=value")
     try:
         value = tomllib.loads(f"v = {raw.strip()}")["v"]
     except tomllib.TOMLDecodeError:
         value = raw.strip()
     node = values
-    *parents, leaf = override_key(override).split(".")
+    *parents, leaf = key.split(".")
     for part in parents:
         node = node.setdefault(part, {})
         if not isinstance(node, dict):
