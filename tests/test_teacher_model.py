@@ -198,11 +198,23 @@ def test_tuned_top_layers_on_cached_states_reproduce_the_whole_encoder(
     split = TranscriptEncoder(encoder, 16, tuned_layers=tuned).eval()
     whole = TranscriptEncoder(encoder, 16).eval()
     whole.projection.load_state_dict(split.projection.state_dict())
+    ran: list[int] = []  # the layers hidden() runs: only those below the tuned ones
+    hooks = [
+        layer.register_forward_hook(lambda *_, i=i: ran.append(i))
+        for i, layer in enumerate(encoder.encoder.layer)
+    ]
     with torch.no_grad():
         states = split.hidden(ids, mask)  # what the cache holds: the states below the tuned
+        for hook in hooks:
+            hook.remove()
+        assert ran == list(range(3 - tuned))
         assert states.shape == (2, ids.shape[1], 32)
-        expected = encoder(input_ids=ids, attention_mask=mask).last_hidden_state
+        full = encoder(input_ids=ids, attention_mask=mask, output_hidden_states=True)
+        expected = full.last_hidden_state
         real = mask.bool()
+        # hidden runs only the layers below the tuned ones, and gives what the whole encoder
+        # has there, bit for bit (a cache made either way holds the same states)
+        assert torch.equal(states[real], full.hidden_states[3 - tuned][real])
         torch.testing.assert_close(split.top(states, mask)[real], expected[real])
         torch.testing.assert_close(split(states, mask)[0], whole(whole.hidden(ids, mask), mask)[0])
     assert split.split == 3 - tuned

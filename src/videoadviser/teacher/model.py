@@ -221,32 +221,43 @@ class TranscriptEncoder(nn.Module):
         return {k: v for k, v in state.items() if not k.startswith(tuned)}
 
     def hidden(self, ids: Tensor, mask: Tensor) -> Tensor:
-        """ids, mask (B, L) -> the states entering the tuned layers (B, L, H)."""
+        """ids, mask (B, L) -> the states entering the tuned layers (B, L, H).
+
+        With tuned layers only the embeddings and the layers below them run (the tuned ones
+        run in :meth:`top`), not the whole encoder."""
         if not self.tuned_layers:
             return self.encoder(input_ids=ids, attention_mask=mask).last_hidden_state
-        out = self.encoder(input_ids=ids, attention_mask=mask, output_hidden_states=True)
-        return out.hidden_states[self.split]
+        states = self.encoder.embeddings(input_ids=ids)
+        return self._run_layers(states, mask, encoder_layers(self.encoder)[: self.split])
 
     def top(self, hidden: Tensor, mask: Tensor) -> Tensor:
         """Run the tuned layers: hidden (B, L, H), mask (B, L) -> (B, L, H)."""
         if not self.tuned_layers:
             return hidden
-        attention = create_bidirectional_mask(
-            config=self.encoder.config, inputs_embeds=hidden, attention_mask=mask
-        )
-        stack = self.encoder.encoder
         layers = encoder_layers(self.encoder)[self.split :]
         if not self.tune_top:  # frozen again: no gradients, no dropout (as a cache holds)
             layers.eval()
         with torch.set_grad_enabled(torch.is_grad_enabled() and self.tune_top):
-            extra = ()  # MPNet's layers also take its relative position bias
-            if hasattr(stack, "compute_position_bias"):
-                extra = (stack.compute_position_bias(hidden),)
-            for layer in layers:
-                out = layer(hidden, attention, *extra)
-                hidden = out[0] if isinstance(out, tuple) else out
+            hidden = self._run_layers(hidden, mask, layers)
         if not self.tune_top:
             layers.train(self.training)
+        return hidden
+
+    def _run_layers(self, hidden: Tensor, mask: Tensor, layers: nn.ModuleList) -> Tensor:
+        """Run some of the encoder's layers as its own forward would: hidden (B, L, H),
+        mask (B, L) -> (B, L, H)."""
+        if not len(layers):
+            return hidden
+        attention = create_bidirectional_mask(
+            config=self.encoder.config, inputs_embeds=hidden, attention_mask=mask
+        )
+        stack = self.encoder.encoder
+        extra = ()  # MPNet's layers also take its relative position bias
+        if hasattr(stack, "compute_position_bias"):
+            extra = (stack.compute_position_bias(hidden),)
+        for layer in layers:
+            out = layer(hidden, attention, *extra)
+            hidden = out[0] if isinstance(out, tuple) else out
         return hidden
 
     def forward(self, hidden: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
