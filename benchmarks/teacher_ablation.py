@@ -9,13 +9,15 @@ goals measured on validation:
 - video + transcript at least 5% below video only, and below transcript only;
 - the transcript-only teacher within 5% of the text-only student.
 
-The README's tables come from, on each profile (the demo recipe, whose transcript warm-up and
-video dropout were passed as ``--set teacher.transcript_tuned_layers=6 --set
-teacher.transcript_warmup_epochs=3 --set teacher.video_dropout=0.3`` before it adopted them;
-two profiles side by side, one thread each: OMP_NUM_THREADS=1):
+The README's tables come from, on each profile (the demo recipe with the transcript warm-up
+and video dropout; two profiles side by side, one thread each: OMP_NUM_THREADS=1):
 
-    python benchmarks/teacher_ablation.py --profile mosi --student --out runs/ablation-mosi
-    python benchmarks/teacher_ablation.py --profile mosei --student --out runs/ablation-mosei
+    python benchmarks/teacher_ablation.py --profile mosi --student --out runs/ablation-mosi \
+        --set teacher.transcript_tuned_layers=6 --set teacher.transcript_warmup_epochs=3 \
+        --set teacher.video_dropout=0.3
+    python benchmarks/teacher_ablation.py --profile mosei --student --out runs/ablation-mosei \
+        --set teacher.transcript_tuned_layers=6 --set teacher.transcript_warmup_epochs=3 \
+        --set teacher.video_dropout=0.3
 
 ``--set section.key=value`` runs the same ablation on a variant of the recipe (screens are
 run on the default profile's validation split). Finished runs in ``--out`` made with the same
