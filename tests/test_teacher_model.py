@@ -183,6 +183,26 @@ def _encoder(kind: str, vocab: int, layers: int = 3):  # type: ignore[no-untyped
     return model_class(config).eval()
 
 
+def test_tuned_layers_refuse_an_encoder_that_does_more_than_embeddings_then_layers() -> None:
+    from transformers import ElectraConfig, ElectraModel
+
+    from videoadviser.teacher.model import TranscriptEncoder
+
+    # ELECTRA projects its embeddings (16 wide) to the layers' width (32) in between
+    config = ElectraConfig(
+        vocab_size=50,
+        embedding_size=16,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+    )
+    encoder = ElectraModel(config)
+    with pytest.raises(ValueError, match="'electra'.*transcript_tuned_layers = 0"):
+        TranscriptEncoder(encoder, 16, tuned_layers=1)
+    TranscriptEncoder(encoder, 16)  # frozen whole, it runs its own forward: fine
+
+
 @pytest.mark.parametrize("kind", ["bert", "mpnet"])
 @pytest.mark.parametrize("tuned", [1, 3])
 def test_tuned_top_layers_on_cached_states_reproduce_the_whole_encoder(
@@ -204,9 +224,11 @@ def test_tuned_top_layers_on_cached_states_reproduce_the_whole_encoder(
         for i, layer in enumerate(encoder.encoder.layer)
     ]
     with torch.no_grad():
-        states = split.hidden(ids, mask)  # what the cache holds: the states below the tuned
-        for hook in hooks:
-            hook.remove()
+        try:
+            states = split.hidden(ids, mask)  # what the cache holds: the states below the tuned
+        finally:
+            for hook in hooks:
+                hook.remove()
         assert ran == list(range(3 - tuned))
         assert states.shape == (2, ids.shape[1], 32)
         full = encoder(input_ids=ids, attention_mask=mask, output_hidden_states=True)

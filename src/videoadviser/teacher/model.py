@@ -159,6 +159,12 @@ class RegressionHead(nn.Module):
         return out
 
 
+# Encoders whose forward is exactly embeddings -> layers -> last state, which is what running
+# their layers in two parts (below the tuned ones, then the tuned ones) reproduces. Others
+# (ELECTRA's embedding projection, DeBERTa's relative embeddings) do more between them.
+LAYERED_ENCODERS = frozenset({"bert", "roberta", "xlm-roberta", "camembert", "mpnet"})
+
+
 def encoder_layers(encoder: PreTrainedModel) -> nn.ModuleList:
     """The transformer layers of a BERT-like text encoder (BERT, RoBERTa, MiniLM, MPNet...)."""
     layers = getattr(getattr(encoder, "encoder", None), "layer", None)
@@ -193,6 +199,13 @@ class TranscriptEncoder(nn.Module):
         # are frozen, training caches their output instead of running them every step)
         self.folded = False
         if tuned_layers:
+            kind = getattr(encoder.config, "model_type", "")
+            if kind not in LAYERED_ENCODERS:
+                raise ValueError(
+                    f"teacher.transcript_tuned_layers needs an encoder whose forward is its "
+                    f"embeddings then its layers ({', '.join(sorted(LAYERED_ENCODERS))}); "
+                    f"this one is {kind!r}: set teacher.transcript_tuned_layers = 0"
+                )
             total = len(encoder_layers(encoder))
             if not 0 < tuned_layers <= total:
                 raise ValueError(
