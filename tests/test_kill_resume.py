@@ -81,7 +81,7 @@ def test_videoadviser_run_killed_twice_ends_as_an_uninterrupted_run(
 ) -> None:
     def command(out: Path) -> list[str]:
         recipe = [*FAST, "--set", "teacher.epochs=6", "--set", "student.epochs=3"]
-        # the demo recipe's transcript warm-up, shrunk: the first kill lands after it, so the
+        # the transcript warm-up (an option), shrunk: the first kill lands after it, so the
         # resumed run must freeze and cache the tuned layer as the uninterrupted one did
         recipe += ["--set", "teacher.transcript_tuned_layers=1"]
         recipe += ["--set", "teacher.transcript_warmup_epochs=1"]

@@ -166,12 +166,16 @@ LAYERED_ENCODERS = frozenset({"bert", "roberta", "xlm-roberta", "camembert", "mp
 
 
 def encoder_layers(encoder: PreTrainedModel) -> nn.ModuleList:
-    """The transformer layers of a BERT-like text encoder (BERT, RoBERTa, MiniLM, MPNet...)."""
+    """The transformer layers of a text encoder whose forward is its embeddings then these
+    layers (:data:`LAYERED_ENCODERS`: BERT, MiniLM, RoBERTa, MPNet...), the only kind whose
+    layers may be run in two parts."""
+    kind = getattr(encoder.config, "model_type", "")
     layers = getattr(getattr(encoder, "encoder", None), "layer", None)
-    if not isinstance(layers, nn.ModuleList):
+    if kind not in LAYERED_ENCODERS or not isinstance(layers, nn.ModuleList):
         raise ValueError(
-            f"{type(encoder).__name__} keeps no layers at .encoder.layer; tuning its top layers "
-            "needs a BERT-like encoder (BERT, RoBERTa, MiniLM, MPNet)"
+            f"teacher.transcript_tuned_layers needs an encoder whose forward is its embeddings "
+            f"then its layers ({', '.join(sorted(LAYERED_ENCODERS))}); this one is {kind!r} "
+            f"({type(encoder).__name__}): set teacher.transcript_tuned_layers = 0"
         )
     return layers
 
@@ -199,13 +203,6 @@ class TranscriptEncoder(nn.Module):
         # are frozen, training caches their output instead of running them every step)
         self.folded = False
         if tuned_layers:
-            kind = getattr(encoder.config, "model_type", "")
-            if kind not in LAYERED_ENCODERS:
-                raise ValueError(
-                    f"teacher.transcript_tuned_layers needs an encoder whose forward is its "
-                    f"embeddings then its layers ({', '.join(sorted(LAYERED_ENCODERS))}); "
-                    f"this one is {kind!r}: set teacher.transcript_tuned_layers = 0"
-                )
             total = len(encoder_layers(encoder))
             if not 0 < tuned_layers <= total:
                 raise ValueError(
