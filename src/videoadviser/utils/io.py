@@ -219,8 +219,13 @@ def read_user_text(path: str | os.PathLike[str], error: type[VideoAdviserError] 
         raise error(
             f"{path}:{line}: not UTF-8 text (byte {start} is {raw[start : start + 1]!r}, "
             f"column {column} of that line); save the file as UTF-8, e.g. for a Latin-1 file "
-            f"`iconv -f latin1 -t utf-8 {path} > {Path(path).stem}-utf8{Path(path).suffix}`"
+            f"`iconv -f latin1 -t utf-8 {path} > {_beside(Path(path), '-utf8')}`"
         ) from None
+
+
+def _beside(path: Path, tag: str) -> Path:
+    """``path`` with ``tag`` after its stem: ``a/b.csv`` -> ``a/b-utf8.csv``."""
+    return path.with_name(f"{path.stem}{tag}{path.suffix}")
 
 
 def check_output_file(path: str | os.PathLike[str], option: str = "--out") -> Path:
