@@ -168,9 +168,13 @@ def test_export_and_predict_from_the_command_line(
     with open(scored, newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert [r["text"] for r in rows] == [*texts, "third line"]
-    modes = {p: stat.S_IMODE(p.stat().st_mode) for p in (out, out / "model.onnx", scored)}
-    assert modes == {out: 0o777 & ~current_umask()} | {
-        p: 0o666 & ~current_umask() for p in (out / "model.onnx", scored)
+    # (the export, the student's save_pretrained folder and its tensorboard events too)
+    folders = [out, student, *student.parent.glob("tensorboard/**/")]
+    files = [out / "model.onnx", student / "config.json", scored]
+    files += [p for p in student.parent.glob("tensorboard/**/*") if p.is_file()]
+    modes = {p: stat.S_IMODE(p.stat().st_mode) for p in folders + files}
+    assert modes == {p: 0o777 & ~current_umask() for p in folders} | {
+        p: 0o666 & ~current_umask() for p in files
     }
 
 
