@@ -96,13 +96,16 @@ def test_user_text_in_utf8_with_or_without_a_bom_or_utf16(tmp_path: Path, encodi
 @pytest.mark.parametrize("bom", [b"", b"\xef\xbb\xbf"])
 def test_latin1_user_text_names_line_byte_and_the_fix(tmp_path: Path, bom: bytes) -> None:
     path = tmp_path / "recipe.toml"
-    path.write_bytes(bom + "a = 1\nname = 'café'\n".encode("latin-1"))
-    byte = len(bom) + len(b"a = 1\nname = 'caf")
+    path.write_bytes(bom + "a = 1\nname = 'ü café'\n".encode() + "'café'\n".encode("latin-1"))
+    byte = len(bom) + len("a = 1\nname = 'ü café'\n'caf".encode())
     with pytest.raises(ConfigError) as caught:
         read_user_text(path, ConfigError)
     message = str(caught.value)
-    assert message.startswith(f"{path}:2: not UTF-8 text (byte {byte} is b'\\xe9', column 12")
+    assert message.startswith(f"{path}:3: not UTF-8 text (byte {byte} is b'\\xe9', column 5 ")
     assert "save the file as UTF-8" in message and "iconv -f latin1 -t utf-8" in message
+    path.write_bytes(bom + b"caf\xe9")  # on the first line the mark is no column
+    with pytest.raises(DataError, match=rf"recipe.toml:1: .*byte {len(bom) + 3} .*, column 4 of"):
+        read_user_text(path)
 
 
 def test_broken_utf16_is_a_clear_error(tmp_path: Path) -> None:

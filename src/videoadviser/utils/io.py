@@ -215,7 +215,8 @@ def read_user_text(path: str | os.PathLike[str], error: type[VideoAdviserError] 
     except UnicodeDecodeError as failure:
         start = bom + failure.start
         line = raw[:start].count(b"\n") + 1
-        column = start - (raw.rfind(b"\n", 0, start) + 1) + 1
+        line_start = max(raw.rfind(b"\n", 0, start) + 1, bom)
+        column = len(raw[line_start:start].decode("utf-8")) + 1  # in characters, as an editor
         raise error(
             f"{path}:{line}: not UTF-8 text (byte {start} is {raw[start : start + 1]!r}, "
             f"column {column} of that line); save the file as UTF-8, e.g. for a Latin-1 file "
