@@ -59,3 +59,59 @@ def test_console_script_help() -> None:
         check=True,
     )
     assert "--video-policy" in result.stdout and "blank" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["predict", "--model", "{missing}", "hello", "--out", "{folder}"],
+        [
+            "teacher",
+            "predict",
+            "--teacher",
+            "{missing}",
+            "--data",
+            "{missing}",
+            "--out",
+            "{folder}",
+        ],
+        ["data", "check", "{missing}", "--json", "{folder}"],
+    ],
+)
+def test_a_file_output_that_is_a_folder_is_refused_before_any_work(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    folder, missing = tmp_path / "out", tmp_path / "missing"
+    folder.mkdir()
+    args = [a.format(folder=folder, missing=missing) for a in command]
+    assert main([*args, "-q"] if command[0] != "predict" else args) == 2
+    err = capsys.readouterr().err
+    assert f"{folder}: is a folder; give a file path, e.g. {folder / 'predictions.csv'}" in err
+    assert str(missing) not in err  # refused before the model or data was looked at
+    assert list(folder.iterdir()) == []
+
+
+def test_predict_refuses_empty_texts_and_other_encodings_by_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    model = str(tmp_path / "no-model")  # never loaded: the texts are refused first
+    assert main(["predict", "--model", model, "fine", ""]) == 2
+    assert "1 empty texts:\n  text argument 2\n" in capsys.readouterr().err
+    texts = tmp_path / "texts.txt"
+    texts.write_text("fine\n\nfine again\n")
+    assert main(["predict", "--model", model, "--file", str(texts)]) == 2
+    assert f"1 empty texts:\n  {texts}:2\n" in capsys.readouterr().err
+    texts.write_bytes("fine\ncafé\n".encode("latin-1"))
+    assert main(["predict", "--model", model, "--file", str(texts)]) == 2
+    assert f"{texts}:2: not UTF-8 text (byte 8 is b'\\xe9'" in capsys.readouterr().err
+
+
+def test_a_latin1_recipe_is_a_clean_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    recipe = tmp_path / "mine.toml"
+    recipe.write_bytes('name = "café"\n'.encode("latin-1"))
+    assert main(["run", "--recipe", str(recipe), "--out", str(tmp_path / "run"), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"videoadviser: error: {recipe}:1: not UTF-8 text (byte 11 is")
+    assert "iconv -f latin1 -t utf-8" in err

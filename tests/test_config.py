@@ -86,6 +86,20 @@ def test_recipe_file_from_a_path(tmp_path: Path) -> None:
         load_recipe("nope")
 
 
+@pytest.mark.parametrize("bom", [b"", b"\xef\xbb\xbf"])
+def test_a_recipe_in_utf8_with_a_bom_loads(tmp_path: Path, bom: bytes) -> None:
+    path = tmp_path / "mine.toml"
+    path.write_bytes(bom + 'name = "café"\n'.encode())
+    assert load_recipe(str(path)).name == "café"
+
+
+def test_a_latin1_recipe_is_a_config_error_naming_line_and_byte(tmp_path: Path) -> None:
+    path = tmp_path / "mine.toml"
+    path.write_bytes('# my recipe\nname = "café"\n'.encode("latin-1"))
+    with pytest.raises(ConfigError, match=r"mine.toml:2: not UTF-8 text \(byte 23 is b'\\xe9'"):
+        load_recipe(str(path))
+
+
 def test_transfer_settings_apply_to_the_transfer_student_only() -> None:
     recipe = load_recipe(
         "demo", ["student.distill_loss=\"mse\"", "student.transfer.distill_loss=\"l1\"",

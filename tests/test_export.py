@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import shutil
+import stat
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -19,6 +21,7 @@ from videoadviser.errors import ConfigError, TrainingError
 from videoadviser.student import export
 from videoadviser.student.export import OnnxStudent, export_onnx, find_student
 from videoadviser.student.trainer import predict_texts, train_student
+from videoadviser.utils.io import current_umask
 
 # texts of very different lengths: the graph was traced on two short ones (dynamic axes)
 ODD_TEXTS = ["", "no", " ".join(["a long transcript that runs on and on"] * 12)]
@@ -142,6 +145,37 @@ def test_export_and_predict_from_the_command_line(
     assert [line.split("\t")[1] for line in onnx_lines] == texts
     for a, b in zip(torch_lines, onnx_lines):
         assert abs(float(a.split("\t")[0]) - float(b.split("\t")[0])) <= 1e-4
+    # a file of texts: one output row per line, in order, readable by others (the umask's modes)
+    lines = tmp_path / "texts.txt"
+    lines.write_text("\n".join(texts) + "\nthird line\n")
+    scored = tmp_path / "scored.csv"
+    assert (
+        main(
+            [
+                "predict",
+                "--model",
+                str(out),
+                "--backend",
+                "onnx",
+                "--file",
+                str(lines),
+                "--out",
+                str(scored),
+            ]
+        )
+        == 0
+    )
+    with open(scored, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [r["text"] for r in rows] == [*texts, "third line"]
+    # (the export, the student's save_pretrained folder and its tensorboard events too)
+    folders = [out, student, *student.parent.glob("tensorboard/**/")]
+    files = [out / "model.onnx", student / "config.json", scored]
+    files += [p for p in student.parent.glob("tensorboard/**/*") if p.is_file()]
+    modes = {p: stat.S_IMODE(p.stat().st_mode) for p in folders + files}
+    assert modes == {p: 0o777 & ~current_umask() for p in folders} | {
+        p: 0o666 & ~current_umask() for p in files
+    }
 
 
 def test_export_and_onnx_predict_errors_name_the_fix(

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from videoadviser.data.frames import (
     CLIP_MEAN,
@@ -201,3 +202,18 @@ def test_a_stream_without_a_container_frame_rate_or_count(tmp_path: Path) -> Non
         assert container.streams.video[0].frames == 0
     levels = decode_frames(path, 5, 16).reshape(5, -1).mean(axis=1) / 10
     np.testing.assert_allclose(levels, np.arange(5), atol=0.6)
+
+
+@pytest.mark.parametrize(
+    ("image_format", "demuxer"),
+    [("PNG", "png_pipe"), ("JPEG", "jpeg_pipe"), ("BMP", "bmp_pipe"), ("GIF", "gif")],
+)
+def test_an_image_renamed_mp4_is_not_a_video(
+    tmp_path: Path, image_format: str, demuxer: str
+) -> None:
+    path = tmp_path / "1.mp4"
+    Image.fromarray(_ramp_frames(1)[0]).save(path, format=image_format)  # a real image file
+    reason = probe_video(path)
+    assert reason == f"an image ({demuxer}), not a video; each clip must be a real video (an mp4)"
+    with pytest.raises(VideoDecodeError, match=rf"1.mp4: an image \({demuxer}\), not a video"):
+        decode_frames(path, 4, 16)

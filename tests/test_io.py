@@ -4,12 +4,27 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import stat
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from videoadviser.utils.io import atomic_open, read_json, write_csv, write_json
+from videoadviser.errors import ConfigError, DataError
+from videoadviser.utils.io import (
+    atomic_open,
+    atomic_path,
+    check_output_file,
+    current_umask,
+    read_json,
+    read_user_text,
+    staged_folder,
+    write_csv,
+    write_json,
+    write_text,
+)
 
 
 def test_failed_write_keeps_the_old_file(tmp_path: Path) -> None:
@@ -34,3 +49,104 @@ def test_csv(tmp_path: Path) -> None:
     target = tmp_path / "t.csv"
     write_csv(target, [{"a": 1, "b": np.float64(2.5)}, {"a": 3}], ["a", "b"])
     assert target.read_text() == "a,b\n1,2.5\n3,\n"
+
+
+@pytest.fixture(params=[0o022, 0o077, 0o002])
+def umask(request: pytest.FixtureRequest) -> Iterator[int]:
+    """Run the test under this umask, then put the old one back."""
+    old = os.umask(request.param)
+    try:
+        yield request.param
+    finally:
+        os.umask(old)
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_the_umask_is_read_without_changing_it(umask: int) -> None:
+    assert current_umask() == umask
+    assert current_umask() == umask
+
+
+def test_files_and_folders_get_the_modes_the_umask_gives(umask: int, tmp_path: Path) -> None:
+    write_json(tmp_path / "results.json", {"ok": 1})
+    with atomic_path(tmp_path / "features.h5") as tmp:
+        tmp.write_bytes(b"data")  # as a library writing by file name would
+    with staged_folder(tmp_path / "best") as staging:
+        write_text(staging / "config.json", "{}")
+        (staging / "sub").mkdir()  # what a library makes inside gets its own umask modes
+    assert _mode(tmp_path / "results.json") == 0o666 & ~umask
+    assert _mode(tmp_path / "features.h5") == 0o666 & ~umask
+    assert _mode(tmp_path / "best") == 0o777 & ~umask
+    assert _mode(tmp_path / "best" / "config.json") == 0o666 & ~umask
+    assert _mode(tmp_path / "best" / "sub") == 0o777 & ~umask
+    if umask == 0o022:  # what the issue asked for
+        assert (_mode(tmp_path / "results.json"), _mode(tmp_path / "best")) == (0o644, 0o755)
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "utf-16"])
+def test_user_text_in_utf8_with_or_without_a_bom_or_utf16(tmp_path: Path, encoding: str) -> None:
+    path = tmp_path / "texts.txt"
+    path.write_bytes("héllo\r\nwörld\n".encode(encoding))
+    assert read_user_text(path) == "héllo\r\nwörld\n"  # line endings kept, no BOM
+
+
+@pytest.mark.parametrize("bom", [b"", b"\xef\xbb\xbf"])
+def test_latin1_user_text_names_line_byte_and_the_fix(tmp_path: Path, bom: bytes) -> None:
+    path = tmp_path / "recipe.toml"
+    path.write_bytes(bom + "a = 1\nname = 'ü café'\n".encode() + "'café'\n".encode("latin-1"))
+    byte = len(bom) + len("a = 1\nname = 'ü café'\n'caf".encode())
+    with pytest.raises(ConfigError) as caught:
+        read_user_text(path, ConfigError)
+    message = str(caught.value)
+    assert message.startswith(f"{path}:3: not UTF-8 text (byte {byte} is b'\\xe9', column 5 ")
+    assert "save the file as UTF-8" in message and "iconv -f latin1 -t utf-8" in message
+    path.write_bytes(bom + b"caf\xe9")  # on the first line the mark is no column
+    with pytest.raises(DataError, match=rf"recipe.toml:1: .*byte {len(bom) + 3} .*, column 4 of"):
+        read_user_text(path)
+
+
+def test_broken_utf16_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "label.csv"
+    path.write_bytes(b"\xff\xfea\x00\x00\xd8")  # a lone surrogate at the end
+    with pytest.raises(DataError, match="not valid UTF-16 text"):
+        read_user_text(path)
+
+
+@pytest.mark.parametrize(("text", "line"), [('{"seeds": [1, 2', 1), ("{\n\n  ]\n", 3)])
+def test_damaged_json_is_a_data_error_naming_the_line(tmp_path: Path, text: str, line: int) -> None:
+    path = tmp_path / "results.json"
+    path.write_text(text)
+    with pytest.raises(DataError, match=rf"results.json:{line}: not valid JSON .*cut short"):
+        read_json(path)
+
+
+def test_a_file_output_that_is_a_folder_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"--out .*: is a folder; give a file path"):
+        check_output_file(tmp_path)
+
+
+def test_a_file_output_under_a_file_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("keep")
+    with pytest.raises(ConfigError, match=r"--json .*notes.txt is a file, not a folder"):
+        check_output_file(tmp_path / "notes.txt" / "new" / "out.json", "--json")
+    assert (tmp_path / "notes.txt").read_text() == "keep"
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes to any folder")
+def test_a_file_output_in_a_read_only_folder_is_refused(tmp_path: Path) -> None:
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o555)
+    try:
+        with pytest.raises(ConfigError, match="is not writable"):
+            check_output_file(locked / "a" / "predictions.csv")
+    finally:
+        locked.chmod(0o755)
+
+
+def test_a_file_output_that_can_be_written_is_accepted(tmp_path: Path) -> None:
+    (tmp_path / "old.csv").write_text("x")
+    assert check_output_file(tmp_path / "old.csv") == tmp_path / "old.csv"  # replaced later
+    assert check_output_file(tmp_path / "new" / "deeper" / "p.csv").parent.exists() is False

@@ -106,8 +106,9 @@ def test_another_encoding_is_a_clear_error(tmp_path: Path) -> None:
     text = HEADER + filler + ROWS
     (tmp_path / "label.csv").write_bytes(text.encode("latin-1"))
     offset = len((HEADER + filler + "vidA,1,h").encode())
-    with pytest.raises(DataError, match=rf"label.csv:602: not UTF-8 text \(byte {offset} is "):
+    with pytest.raises(DataError, match=rf"label.csv:602: not UTF-8 text \(byte {offset} is ") as e:
         read_label_csv(tmp_path)
+    assert "column 9 of that line" in str(e.value) and "iconv -f latin1 -t utf-8" in str(e.value)
 
 
 @pytest.mark.parametrize(

@@ -14,6 +14,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import matplotlib.image
 import pytest
@@ -141,3 +142,85 @@ def test_the_report_in_a_real_browser(run_dir: Path, chromium: str, tmp_path: Pa
     _browser(chromium, "--virtual-time-budget=3000", "--dump-dom", control.as_uri(),
              net_log=control_log)  # fmt: skip
     assert _page_requests(control_log) == ["http://127.0.0.1:9/x.png"]
+
+
+METRICS = {"MAE": 1.0, "Corr": 0.5, "Has0_acc_2": 0.6, "Non0_acc_2": 0.6}
+METRICS |= {"Non0_F1_score": 0.6, "Mult_acc_7": 0.2}
+
+
+@pytest.fixture()
+def small_run(tmp_path: Path) -> Path:
+    """A run folder as a one-seed teacher-only run leaves it, written by hand (no training)."""
+    run = tmp_path / "run"
+    (run / "seed_1").mkdir(parents=True)
+    summary = {k: {"mean": v, "std": 0.0} for k, v in METRICS.items()}
+    results = {"recipe": "demo", "seeds": [1], "models": ["teacher"], "comparisons": {}}
+    results |= {"per_seed": {"1": {"teacher": {"test": METRICS}}}}
+    (run / "results.json").write_text(json.dumps(results | {"summary_test": {"teacher": summary}}))
+    rows = "".join(f"u{i},test,{i - 3}.0,{i - 2.5}\n" for i in range(7))
+    (run / "seed_1" / "teacher_predictions.csv").write_text("uid,split,label,r_T\n" + rows)
+    return run
+
+
+def _report_error(run: Path, capsys: pytest.CaptureFixture[str]) -> str:
+    assert main(["report", str(run)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("videoadviser: error: ") and "Traceback" not in err
+    assert f"run `videoadviser run --out {run}` again" in err  # what to do
+    return err
+
+
+def test_a_complete_small_run_folder_gets_its_report(small_run: Path) -> None:
+    assert main(["report", str(small_run)]) == 0
+    assert "Teacher (video + transcript)" in (small_run / REPORT_FILE).read_text()
+
+
+def test_a_run_folder_without_its_seed_folder_names_it(
+    small_run: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shutil.rmtree(small_run / "seed_1")
+    err = _report_error(small_run, capsys)
+    assert f"{small_run / 'seed_1'}: missing, while results.json lists seed 1" in err
+
+
+def test_a_missing_predictions_file_is_named(
+    small_run: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (small_run / "seed_1" / "teacher_predictions.csv").unlink()
+    assert f"{small_run / 'seed_1' / 'teacher_predictions.csv'}: missing" in _report_error(
+        small_run, capsys
+    )
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (lambda text: text[: len(text) // 2], r"results.json:1: not valid JSON \("),
+        (lambda text: "[]", "results.json: holds a JSON list, not the results object"),
+        (lambda text: text.replace('"per_seed"', '"per-seed"'), r"no entry \['per_seed'\]"),
+        (
+            lambda text: text.replace('{"teacher": {"MAE": {', '{"teacher": {"MAX": {'),
+            r"no entry \['summary_test'\]\['teacher'\]\['MAE'\]",
+        ),
+        (lambda text: text.replace('"seeds": [1]', '"seeds": ["1"]'), "not a list of seeds"),
+        (lambda text: text.replace('["teacher"]', '["nope"]'), "'models' is \\['nope'\\]"),
+        (lambda text: text.replace("demo", "d\u00e9mo"), r"results.json:1: not UTF-8 text"),
+    ],
+)
+def test_a_damaged_results_json_is_named_with_what_to_do(
+    small_run: Path, capsys: pytest.CaptureFixture[str], damage: Any, message: str
+) -> None:
+    path = small_run / "results.json"
+    path.write_text(damage(path.read_text()), encoding="latin-1")
+    err = _report_error(small_run, capsys)
+    assert str(path) in err and re.search(message, err), err
+
+
+def test_a_damaged_predictions_file_is_named(
+    small_run: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = small_run / "seed_1" / "teacher_predictions.csv"
+    path.write_text(path.read_text()[:-5])  # the last row cut short
+    assert f"{path}: a test row has no number in r_T or label" in _report_error(small_run, capsys)
+    path.write_text("uid,split,label\nu1,test,1.0\n")
+    assert f"{path}: no column r_T" in _report_error(small_run, capsys)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from videoadviser.data.frames import write_video
 from videoadviser.errors import VideoDecodeError
@@ -60,6 +61,10 @@ def test_video_features_from_an_mp4_with_sound(tmp_path: Path) -> None:
     write_video(silent, render_scene(CLASSES[2], rng, 1.0), 8)
     with pytest.raises(VideoDecodeError, match="silent.mp4: no audio stream"):
         video_features(silent)
+    still = tmp_path / "still.mp4"
+    Image.fromarray(render_scene(CLASSES[2], rng, 1.0)[0]).save(still, format="PNG")
+    with pytest.raises(VideoDecodeError, match=r"still.mp4: an image \(png_pipe\), not a video"):
+        video_features(still)
 
 
 def test_every_class_renders_and_sounds_deterministically() -> None:

@@ -223,3 +223,13 @@ def test_an_interrupted_student_resumes_to_the_uninterrupted_result(
     with caplog.at_level("WARNING"):
         trainer.train_student(tiny_recipe, dataset, tmp_path / "other", None, 0.0, False)
     assert "written by another configuration; starting afresh" in caplog.text
+
+
+def test_teacher_predictions_in_another_encoding_name_line_and_byte(
+    tiny_demo: Path, tmp_path: Path
+) -> None:
+    records = load_dataset(tiny_demo, progress=False).split("train")
+    path = tmp_path / "latin1.csv"
+    path.write_bytes(b"uid,r_T,note\n" + f"{records[0].uid},0.5,".encode() + b"caf\xe9\n")
+    with pytest.raises(DataError, match=r"latin1.csv:2: not UTF-8 text \(byte \d+ is b'\\xe9'"):
+        read_teacher_predictions(path, records)

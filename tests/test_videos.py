@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from videoadviser.data.dataset import load_dataset
 from videoadviser.data.mmsa_raw import read_label_csv
@@ -74,3 +75,20 @@ def test_late_decode_failure_follows_policy() -> None:
         on_decode_failure(error, "error")
     on_decode_failure(error, "blank")  # warns, the caller uses the transcript only
     on_decode_failure(error, "skip")
+
+
+def test_an_image_renamed_mp4_is_a_bad_video_under_every_policy(
+    tiny_demo: Path, tmp_path: Path
+) -> None:
+    root = tmp_path / "copy"
+    shutil.copytree(tiny_demo, root)
+    still = read_label_csv(root)[3].video_path
+    Image.new("RGB", (64, 48), (200, 30, 30)).save(still, format="PNG")
+    with pytest.raises(DataError, match=rf"{still}: an image \(png_pipe\), not a video"):
+        load_dataset(root, video_policy="error", progress=False)
+    assert len(load_dataset(root, video_policy="skip", progress=False).records) == 39
+    blank = load_dataset(root, video_policy="blank", progress=False)
+    assert [r.video_path for r in blank.records if not r.has_video] == [None]
+    assert blank.video_report.bad == {
+        still: "an image (png_pipe), not a video; each clip must be a real video (an mp4)"
+    }

@@ -36,8 +36,10 @@ def _cmd_make_demo(args: argparse.Namespace) -> int:
 
 def _cmd_check(args: argparse.Namespace) -> int:
     from videoadviser.data.dataset import load_dataset
-    from videoadviser.utils.io import write_json
+    from videoadviser.utils.io import check_output_file, write_json
 
+    if args.json:
+        check_output_file(args.json, "--json")
     dataset = load_dataset(
         args.path, video_policy=args.video_policy, raw_root=args.raw_root, progress=not args.quiet
     )
@@ -97,7 +99,9 @@ def _cmd_teacher_train(args: argparse.Namespace) -> int:
 def _cmd_teacher_predict(args: argparse.Namespace) -> int:
     from videoadviser.pipeline import prepare_dataset, prepare_transfer
     from videoadviser.teacher.predict import predict_teacher
+    from videoadviser.utils.io import check_output_file
 
+    check_output_file(args.out)
     recipe = _recipe(args)
     dataset = prepare_dataset(recipe, progress=not args.quiet)
     transfer = prepare_transfer(recipe, dataset, progress=not args.quiet)
@@ -131,49 +135,26 @@ def _cmd_student_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
-    import csv
-
-    from videoadviser.errors import DataError
+    from videoadviser.student.texts import read_texts
     from videoadviser.student.trainer import predict_texts
-    from videoadviser.utils.io import write_csv
+    from videoadviser.utils.io import check_output_file, write_csv
 
-    rows: list[dict[str, object]] = []
-    for given in (args.csv, args.file):
-        if given is not None and not given.is_file():
-            raise DataError(f"{given}: no such file")
-    if args.csv:
-        with open(args.csv, newline="", encoding="utf-8") as handle:
-            rows = list(csv.DictReader(handle))
-        if rows and args.text_column not in rows[0]:
-            raise DataError(f"{args.csv}: no column {args.text_column!r}; use --text-column")
-        texts = [str(r[args.text_column] or "") for r in rows]
-    elif args.file:
-        texts = [
-            line.strip()
-            for line in args.file.read_text(encoding="utf-8").splitlines()
-            if line.strip()
-        ]
-        rows = [{"text": t} for t in texts]
-    elif args.text:
-        texts = list(args.text)
-        rows = [{"text": t} for t in texts]
-    else:
-        raise DataError("give text to score, --file TXT (one text per line) or --csv CSV")
-    if not texts:
-        raise DataError("no text to score (the input is empty)")
+    if args.out:
+        check_output_file(args.out)
+    given = read_texts(args.text, args.file, args.csv, args.text_column)
     model = args.model
     if args.backend == "torch":
         from videoadviser.student.export import find_student
 
         model = find_student(model)
-    scores = predict_texts(model, texts, backend=args.backend)
-    for row, score in zip(rows, scores):
+    scores = predict_texts(model, given.texts, backend=args.backend)
+    for row, score in zip(given.rows, scores):
         row["sentiment"] = round(float(score), 4)
     if args.out:
-        write_csv(args.out, rows, list(rows[0]))
-        print(f"wrote {len(rows)} predictions to {args.out}")
+        write_csv(args.out, given.rows, list(given.rows[0]))
+        print(f"wrote {len(given.rows)} predictions to {args.out}")
     else:
-        for text, score in zip(texts, scores):
+        for text, score in zip(given.texts, scores):
             print(f"{score:+.4f}\t{text}")
     return 0
 
@@ -471,12 +452,19 @@ def build_parser() -> argparse.ArgumentParser:
     predict = commands.add_parser(
         "predict",
         help="score texts with a trained student",
-        description="Sentiment in about [-3, 3] for each text, from an exported student.",
+        description="Sentiment in about [-3, 3] for each text, from an exported student. "
+        "Give the texts one way: as arguments, --file (one text a line) or --csv. Every input "
+        "row gets exactly one output row, in order; an empty text (or a blank line) is refused, "
+        "naming its line, as the dataset loader refuses an empty transcript.",
     )
     predict.add_argument("--model", type=Path, required=True, help="exported student folder")
     predict.add_argument("text", nargs="*", help="texts to score")
-    predict.add_argument("--file", type=Path, default=None, help="text file, one text per line")
-    predict.add_argument("--csv", type=Path, default=None, help="CSV file with a text column")
+    predict.add_argument(
+        "--file", type=Path, default=None, help="text file (UTF-8), one text per line"
+    )
+    predict.add_argument(
+        "--csv", type=Path, default=None, help="CSV file (UTF-8) with a text column"
+    )
     predict.add_argument(
         "--text-column", default="text", help="the CSV's text column (default text)"
     )

@@ -17,6 +17,7 @@ from typing import Any
 
 from videoadviser.distillation.losses import DISTILL_LOSSES
 from videoadviser.errors import ConfigError
+from videoadviser.utils.io import read_user_text
 from videoadviser.utils.schedule import SCHEDULES
 
 RECIPE_DIR = Path(__file__).parent / "recipes"
@@ -313,7 +314,7 @@ def read_toml(name_or_path: str | Path, overrides: list[str] | None = None) -> t
             raise ConfigError(f"{name_or_path}: no such recipe file; packaged recipes: {names}")
         path = packaged
     try:
-        values = tomllib.loads(path.read_text(encoding="utf-8"))
+        values = tomllib.loads(read_user_text(path, ConfigError))
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{path}: not valid TOML ({error})") from None
     for override in overrides or []:

@@ -35,7 +35,7 @@ import numpy as np
 from videoadviser.errors import DataError
 from videoadviser.evaluation.metrics import seven_class_confusion
 from videoadviser.pipeline import MODELS, TABLE_COLUMNS, model_label, student_folder
-from videoadviser.utils.io import read_json, write_text
+from videoadviser.utils.io import read_json, read_user_text, write_text
 
 REPORT_FILE = "report.html"
 SHORT = {
@@ -63,8 +63,50 @@ img { max-width: 100%; display: block; margin: 0.5em 0; }
 
 
 def _read_rows(path: Path) -> list[dict[str, str]]:
-    with open(path, newline="", encoding="utf-8") as handle:
-        return list(csv.DictReader(handle))
+    return list(csv.DictReader(io.StringIO(read_user_text(path), newline="")))
+
+
+def finish_advice(run_dir: Path) -> str:
+    """What to do about a damaged or partial run folder."""
+    return (
+        f"run `videoadviser run --out {run_dir}` again, with the recipe and --seeds it was "
+        "made with, to finish it (finished stages are reused)"
+    )
+
+
+def _entry(results: dict[str, Any], keys: Sequence[str], path: Path, advice: str) -> Any:
+    """``results[keys[0]][keys[1]]...``, or a DataError naming the missing entry."""
+    node: Any = results
+    for depth, key in enumerate(keys):
+        if not isinstance(node, dict) or key not in node:
+            where = "".join(f"[{k!r}]" for k in keys[: depth + 1])
+            raise DataError(f"{path}: no entry {where}; the file is incomplete: {advice}")
+        node = node[key]
+    return node
+
+
+def check_results(results: Any, path: Path, advice: str) -> dict[str, Any]:
+    """``results`` (a run's results.json) if it holds every entry the report reads.
+
+    Raises:
+        DataError: naming ``path`` and the first missing or malformed entry, then ``advice``.
+    """
+    if not isinstance(results, dict):
+        raise DataError(
+            f"{path}: holds a JSON {type(results).__name__}, not the results object: {advice}"
+        )
+    seeds, models = (_entry(results, [key], path, advice) for key in ("seeds", "models"))
+    if not seeds or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
+        raise DataError(f"{path}: 'seeds' is {seeds!r}, not a list of seeds: {advice}")
+    if not models or not isinstance(models, list) or not set(models) <= set(MODELS):
+        raise DataError(f"{path}: 'models' is {models!r}, not a list from {MODELS}: {advice}")
+    for model in models:
+        for key in (k for _, k in TABLE_COLUMNS):
+            for seed in seeds:
+                _entry(results, ["per_seed", str(seed), model, "test", key], path, advice)
+            _entry(results, ["summary_test", model, key, "mean"], path, advice)
+    _entry(results, ["comparisons"], path, advice)
+    return results
 
 
 def _figure(draw: Callable[[Any], None], size: tuple[float, float]) -> str:
@@ -113,10 +155,24 @@ class RunFiles:
     def __init__(self, run_dir: Path) -> None:
         self.dir = Path(run_dir)
         results = self.dir / "results.json"
+        advice = finish_advice(self.dir)
         if not results.is_file():
-            raise DataError(f"{self.dir}: no results.json; is this a finished videoadviser run?")
-        self.results: dict[str, Any] = read_json(results)
+            raise DataError(
+                f"{self.dir}: no results.json; is this a finished videoadviser run? If the run "
+                f"stopped before its end, {advice}"
+            )
+        try:
+            loaded = read_json(results)
+        except DataError as error:
+            raise DataError(f"{error}: {advice}") from None
+        self.results: dict[str, Any] = check_results(loaded, results, advice)
         self.seeds: list[int] = self.results["seeds"]
+        for seed in self.seeds:
+            if not (self.dir / f"seed_{seed}").is_dir():
+                raise DataError(
+                    f"{self.dir / f'seed_{seed}'}: missing, while results.json lists seed "
+                    f"{seed}: {advice}"
+                )
         self.models: list[str] = self.results["models"]
         clips = (self.results.get("unlabelled") or {}).get("clips", 0)
         self.folders = {
@@ -128,8 +184,20 @@ class RunFiles:
         return model_label(model, self.results)
 
     def history(self, seed: int, model: str) -> list[dict[str, str]]:
+        """A stage's history rows (none if it has no history.csv)."""
         path = self.dir / f"seed_{seed}" / self.folders[model] / "history.csv"
-        return _read_rows(path) if path.is_file() else []
+        return self._rows(path, ("epoch", "valid_mae")) if path.is_file() else []
+
+    def _rows(self, path: Path, columns: Sequence[str]) -> list[dict[str, str]]:
+        """The rows of a CSV the run wrote, which must exist and have ``columns``."""
+        advice = finish_advice(self.dir)
+        if not path.is_file():
+            raise DataError(f"{path}: missing: {advice}")
+        rows = _read_rows(path)
+        missing = [c for c in columns if rows and c not in rows[0]]
+        if missing:
+            raise DataError(f"{path}: no column {', '.join(missing)}; it is damaged: {advice}")
+        return rows
 
     def test_predictions(self, seed: int, model: str) -> tuple[np.ndarray, np.ndarray]:
         """(predictions, labels) on the test split, ``(N,)`` each."""
@@ -138,11 +206,17 @@ class RunFiles:
             path, column = folder / "teacher_predictions.csv", "r_T"
         else:
             path, column = folder / self.folders[model] / "predictions.csv", "r_S"
-        rows = [r for r in _read_rows(path) if r["split"] == "test"]
-        return (
-            np.array([float(r[column]) for r in rows]),
-            np.array([float(r["label"]) for r in rows]),
-        )
+        rows = [r for r in self._rows(path, ("split", "label", column)) if r["split"] == "test"]
+        try:
+            return (
+                np.array([float(r[column]) for r in rows]),
+                np.array([float(r["label"]) for r in rows]),
+            )
+        except (TypeError, ValueError):  # a cut-short row (None) or a damaged number
+            raise DataError(
+                f"{path}: a test row has no number in {column} or label; it is damaged: "
+                f"{finish_advice(self.dir)}"
+            ) from None
 
 
 def _results_table(run: RunFiles) -> str:
@@ -220,7 +294,8 @@ def _curves_figure(run: RunFiles) -> str:
             axis.set_title(f"{title}: validation MAE (one line per seed)")
             axis.set_xlabel("epoch")
             axis.grid(alpha=0.3)
-        student_axis.legend()
+        if student_axis.get_legend_handles_labels()[0]:  # a run with students
+            student_axis.legend()
 
     return _figure(draw, (11, 3.8))
 

@@ -81,14 +81,38 @@ def normalize_frames(frames: np.ndarray, sampling: FrameSampling) -> np.ndarray:
 
 def _count_frames(path: str) -> int:
     with av.open(path) as container:
-        stream = _video_stream(container, path)
+        stream = video_stream(container, path)
         return sum(1 for packet in container.demux(stream) if packet.size)
 
 
-def _video_stream(container: av.container.InputContainer, path: str) -> av.video.stream.VideoStream:
+def video_stream(container: av.container.InputContainer, path: str) -> av.video.stream.VideoStream:
+    """The clip's first video stream; a file with none, or a still image, is a bad video."""
     if not container.streams.video:
         raise VideoDecodeError(path, "no video stream")
-    return container.streams.video[0]
+    stream = container.streams.video[0]
+    still = image_format(container, stream)
+    if still is not None:
+        raise VideoDecodeError(
+            path, f"an image ({still}), not a video; each clip must be a real video (an mp4)"
+        )
+    return stream
+
+
+# FFmpeg's demuxers for still images: these two and every "<codec>_pipe" (png_pipe, jpeg_pipe..)
+IMAGE_DEMUXERS = ("image2", "image2pipe")
+
+
+def image_format(
+    container: av.container.InputContainer, stream: av.video.stream.VideoStream
+) -> str | None:
+    """The format's name if the file is a still image (a PNG renamed .mp4, a one-frame GIF),
+    else None: an image demuxer, or one frame with no duration."""
+    name = container.format.name
+    if name in IMAGE_DEMUXERS or name.endswith("_pipe"):
+        return name
+    if container.duration is None and stream.frames == 1:
+        return name
+    return None
 
 
 def _decode_selected(
@@ -99,7 +123,7 @@ def _decode_selected(
     kept: dict[int, np.ndarray] = {}
     count = 0
     with av.open(path) as container:
-        stream = _video_stream(container, path)
+        stream = video_stream(container, path)
         stream.thread_type = "AUTO"
         for frame in container.decode(stream):
             if count in wanted:
@@ -152,7 +176,7 @@ def probe_video(path: str | Path) -> str | None:
         return "file not found"
     try:
         with av.open(path) as container:
-            stream = _video_stream(container, path)
+            stream = video_stream(container, path)
             for _frame in container.decode(stream):
                 return None
         return "no decodable video frame"

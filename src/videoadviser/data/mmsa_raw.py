@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import functools
+import io
 from collections.abc import Callable
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from videoadviser.data.records import (
     parse_label,
 )
 from videoadviser.errors import DataError
+from videoadviser.utils.io import read_user_text
 
 LABEL_FILE = "label.csv"
 REQUIRED_COLUMNS: tuple[str, ...] = ("video_id", "clip_id", "text", "label", "mode")
@@ -99,36 +101,7 @@ def read_records(
         DataError: a required column is missing (``needs`` says what the file must hold), rows
             that ``convert`` refuses (all of them, in one message), no rows, duplicate ids.
     """
-    try:
-        return _read_records(path, required, convert, needs)
-    except UnicodeDecodeError as first:
-        raw = path.read_bytes()  # the reader's offset counts from its buffer: find the byte
-        start, bad = first.start, first.object[first.start : first.start + 1]
-        try:
-            raw.decode("utf-8-sig")
-        except UnicodeDecodeError as error:
-            start, bad = error.start, raw[error.start : error.start + 1]
-        line = raw[:start].count(b"\n") + 1
-        raise DataError(
-            f"{path}:{line}: not UTF-8 text (byte {start} is {bad!r}); save the file as UTF-8 "
-            "(with or without a byte-order mark) or UTF-16 with one"
-        ) from None
-
-
-def _text_encoding(path: Path) -> str:
-    """UTF-16 when the file starts with its byte-order mark, else UTF-8 (BOM allowed)."""
-    with open(path, "rb") as handle:
-        start = handle.read(2)
-    return "utf-16" if start in (b"\xff\xfe", b"\xfe\xff") else "utf-8-sig"
-
-
-def _read_records(
-    path: Path,
-    required: tuple[str, ...],
-    convert: Callable[[dict[str, str | None], str, list[str]], ClipRecord],
-    needs: str,
-) -> list[ClipRecord]:
-    with open(path, newline="", encoding=_text_encoding(path)) as handle:
+    with io.StringIO(read_user_text(path), newline="") as handle:
         reader = csv.DictReader(handle)
         columns = list(reader.fieldnames or [])
         missing = [c for c in required if c not in columns]

@@ -26,6 +26,7 @@ from pathlib import Path
 import av
 import numpy as np
 
+from videoadviser.data.frames import video_stream
 from videoadviser.errors import VideoDecodeError
 
 SAMPLE_RATE = 16000
@@ -152,9 +153,7 @@ def decode_av(path: str | Path) -> tuple[np.ndarray, float, np.ndarray]:
         raise VideoDecodeError(path, "file not found")
     try:
         with av.open(path) as container:  # one pass over the file for both streams
-            if not container.streams.video:
-                raise VideoDecodeError(path, "no video stream")
-            stream = container.streams.video[0]
+            stream = video_stream(container, path)  # a video's, not a still image's
             fps = float(stream.average_rate or stream.guessed_rate or 25)
             wanted = {"video": 0, **({"audio": 0} if container.streams.audio else {})}
             resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)

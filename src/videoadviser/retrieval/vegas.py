@@ -20,6 +20,7 @@ or folds the user supplies (:func:`read_folds`, a CSV ``clip_id,fold``).
 from __future__ import annotations
 
 import csv
+import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,7 +28,7 @@ import numpy as np
 
 from videoadviser.data.records import is_plain_name
 from videoadviser.errors import DataError
-from videoadviser.utils.io import atomic_path
+from videoadviser.utils.io import atomic_path, read_user_text
 
 PACKED_KEYS = ("audio_train", "visual_train", "lab_train", "audio_test", "visual_test", "lab_test")
 
@@ -211,8 +212,7 @@ def _read_table(path: Path, columns: tuple[str, ...], what: str) -> list[dict[st
     """The rows of a CSV that must exist, have ``columns`` and at least one row."""
     if not path.is_file():
         raise DataError(f"{path}: not found ({what}, a CSV with columns {','.join(columns)})")
-    with path.open(newline="", encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
+    rows = list(csv.DictReader(io.StringIO(read_user_text(path), newline="")))
     if not rows or not set(columns) <= set(rows[0]):
         raise DataError(f"{path}: needs the columns {','.join(columns)} and at least one row")
     return rows

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import logging
 import math
 import shutil
@@ -58,6 +59,7 @@ from videoadviser.utils.engine import (
 )
 from videoadviser.utils.io import (
     read_json,
+    read_user_text,
     staged_folder,
     to_jsonable,
     write_csv,
@@ -101,7 +103,7 @@ def read_teacher_predictions(
         raise DataError(f"{path}: no teacher predictions; run `videoadviser teacher predict` first")
     values: dict[str, float] = {}
     logits: dict[str, list[float]] = {}
-    with open(path, newline="", encoding="utf-8") as handle:
+    with io.StringIO(read_user_text(path), newline="") as handle:
         reader = csv.DictReader(handle)
         columns = reader.fieldnames or []
         if not {"uid", "r_T"} <= set(columns):

@@ -35,6 +35,7 @@ from videoadviser.teacher.trainer import (
     train_teacher,
     write_predictions,
 )
+from videoadviser.utils.io import check_output_file
 from videoadviser.utils.runtime import make_accelerator, run_on_main
 
 PREDICT_CHUNK = 2048  # clips decoded and held in memory at a time when predicting
@@ -49,7 +50,9 @@ def predict_teacher(
     transfer: TransferSet | None = None,
 ) -> list[dict[str, Any]]:
     """Write r_T and the K logits of every clip of every split (and of every ``transfer`` clip)
-    to one CSV, the file the student reads."""
+    to one CSV, the file the student reads. ``out_file`` is checked before any work (a folder
+    there, or an unwritable place, is a ConfigError)."""
+    check_output_file(out_file)
     if transfer is not None:
         check_no_overlap(dataset, transfer)
     loaded = _load_for_prediction(teacher_dir, recipe)

@@ -1,12 +1,15 @@
-"""Atomic file output: every file and folder this package writes goes through here.
+"""Atomic file output: every file and folder this package writes goes through here; and the
+one reader of a user's text files (:func:`read_user_text`).
 
 A file is written to a temporary sibling, flushed, fsync'ed and renamed over the target,
 so a crash leaves either the old file or the new one, never a half-written file that a later
-run would trust.
+run would trust. Files and folders get the permissions the user's umask gives a plain
+``open``/``mkdir`` (0644 and 0755 under umask 022), not the private ones of ``tempfile``.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
@@ -19,6 +22,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from videoadviser.errors import ConfigError, DataError, VideoAdviserError
+
 
 @contextmanager
 def atomic_open(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
@@ -27,6 +32,7 @@ def atomic_open(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
+        os.fchmod(fd, file_mode())  # mkstemp makes 0600: give what the umask says
         with os.fdopen(fd, "wb") as handle:
             yield handle
             handle.flush()
@@ -48,11 +54,37 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     os.close(fd)
     try:
         yield Path(tmp)
+        os.chmod(tmp, file_mode())  # after the library wrote it: it may have made it anew
         os.replace(tmp, target)
     except BaseException:
         with _suppress_oserror():
             os.unlink(tmp)
         raise
+
+
+def current_umask() -> int:
+    """The process's umask, read without changing it where Linux shows it
+    (``/proc/self/status``); elsewhere set and put back at once."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def file_mode() -> int:
+    """Mode of a new file, as ``open`` would make it: ``0o666`` less the umask."""
+    return 0o666 & ~current_umask()
+
+
+def folder_mode() -> int:
+    """Mode of a new folder, as ``mkdir`` would make it: ``0o777`` less the umask."""
+    return 0o777 & ~current_umask()
 
 
 @contextmanager
@@ -76,6 +108,7 @@ def staged_folder(target: str | Path) -> Iterator[Path]:
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    os.chmod(staging, folder_mode())  # mkdtemp makes 0700: give what the umask says
     try:
         yield staging
         old = None
@@ -142,9 +175,83 @@ def write_json(path: str | os.PathLike[str], obj: Any) -> None:
 
 
 def read_json(path: str | os.PathLike[str]) -> Any:
-    """Read a JSON file (data only: JSON cannot execute code)."""
-    with open(path, encoding="utf-8") as handle:
-        return json.load(handle)
+    """Read a JSON file (data only: JSON cannot execute code).
+
+    Raises:
+        DataError: the file is not UTF-8, or not JSON (damaged or cut short), naming the line.
+    """
+    try:
+        return json.loads(read_user_text(path))
+    except json.JSONDecodeError as error:
+        raise DataError(
+            f"{path}:{error.lineno}: not valid JSON ({error.msg} at column {error.colno}); "
+            "the file is damaged or was cut short"
+        ) from None
+
+
+def read_user_text(path: str | os.PathLike[str], error: type[VideoAdviserError] = DataError) -> str:
+    """The text of a file a user gives (a recipe, label.csv, a text or CSV to score): the one
+    place that decides encodings.
+
+    UTF-8, with or without a byte-order mark, or UTF-16 with one. Line endings are kept as
+    they are (a CSV reader needs them): read CSV text with ``io.StringIO(text, newline="")``.
+
+    Raises:
+        ``error`` (DataError unless told, e.g. ConfigError for a recipe): the file is not
+        UTF-8, naming its line and byte and how to convert it.
+    """
+    raw = Path(path).read_bytes()
+    if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        try:
+            return raw.decode("utf-16")
+        except UnicodeDecodeError as failure:
+            raise error(
+                f"{path}: not valid UTF-16 text (byte {failure.start}, after its byte-order "
+                "mark); save the file as UTF-8"
+            ) from None
+    bom = len(codecs.BOM_UTF8) if raw.startswith(codecs.BOM_UTF8) else 0
+    try:
+        return raw[bom:].decode("utf-8")
+    except UnicodeDecodeError as failure:
+        start = bom + failure.start
+        line = raw[:start].count(b"\n") + 1
+        line_start = max(raw.rfind(b"\n", 0, start) + 1, bom)
+        column = len(raw[line_start:start].decode("utf-8")) + 1  # in characters, as an editor
+        raise error(
+            f"{path}:{line}: not UTF-8 text (byte {start} is {raw[start : start + 1]!r}, "
+            f"column {column} of that line); save the file as UTF-8, e.g. for a Latin-1 file "
+            f"`iconv -f latin1 -t utf-8 {path} > {_beside(Path(path), '-utf8')}`"
+        ) from None
+
+
+def _beside(path: Path, tag: str) -> Path:
+    """``path`` with ``tag`` after its stem: ``a/b.csv`` -> ``a/b-utf8.csv``."""
+    return path.with_name(f"{path.stem}{tag}{path.suffix}")
+
+
+def check_output_file(path: str | os.PathLike[str], option: str = "--out") -> Path:
+    """Check, before any work, that ``path`` can be written as a file: not an existing folder,
+    and under a folder that exists (or can be made) and is writable. Nothing is created.
+
+    Raises:
+        ConfigError: naming ``option``, the path and what to give instead.
+    """
+    target = Path(path)
+    if target.is_dir():
+        raise ConfigError(
+            f"{option} {target}: is a folder; give a file path, e.g. {target / 'predictions.csv'}"
+        )
+    parent = target.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise ConfigError(f"{option} {target}: {parent} is a file, not a folder; give another path")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ConfigError(
+            f"{option} {target}: the folder {parent} is not writable; give a path in a folder "
+            "you can write to"
+        )
+    return target
 
 
 def write_csv(

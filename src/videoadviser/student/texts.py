@@ -1,0 +1,106 @@
+"""The texts ``videoadviser predict`` scores: given on the command line, one a line in a text
+file, or a column of a CSV. Each input row gives exactly one output row, in order.
+
+Empty texts are refused as the dataset loader refuses a clip with an empty transcript: a
+text that is empty or only blanks is an error naming every such row (its line in the file),
+never a score of nothing and never a row silently dropped.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from videoadviser.data.records import join_problems
+from videoadviser.errors import DataError
+from videoadviser.utils.io import read_user_text
+
+
+@dataclass
+class TextRows:
+    """What to score and the output rows they belong to: ``texts[i]`` is ``rows[i]``'s text.
+
+    ``rows`` are the CSV's rows (every column kept) or ``{"text": ...}``.
+    """
+
+    texts: list[str]
+    rows: list[dict[str, object]]
+
+
+def read_texts(
+    texts: Sequence[str] = (),
+    file: Path | None = None,
+    csv_file: Path | None = None,
+    text_column: str = "text",
+) -> TextRows:
+    """The texts to score, from exactly one of ``texts``, ``file`` (one text a line) or
+    ``csv_file`` (its ``text_column``).
+
+    Raises:
+        DataError: no input or more than one, a missing file or column, a file that is not
+            UTF-8, no text at all, or empty texts (naming each: argument, file line or CSV line).
+    """
+    given = [
+        name for name, value in (("TEXT", texts), ("--file", file), ("--csv", csv_file)) if value
+    ]
+    if len(given) != 1:
+        raise DataError(
+            "give text to score, --file TXT (one text per line) or --csv CSV"
+            + (f"; not more than one (got {' and '.join(given)})" if given else "")
+        )
+    for path in (file, csv_file):
+        if path is not None and not path.is_file():
+            raise DataError(f"{path}: no such file")
+    if csv_file is not None:
+        return _csv_rows(csv_file, text_column)
+    if file is not None:
+        lines = _file_lines(file)
+        return _checked([line.strip() for line in lines], [f"{file}:{i}" for i in _count(lines)])
+    return _checked(list(texts), [f"text argument {i}" for i in _count(texts)])
+
+
+def _count(items: Sequence[object]) -> range:
+    return range(1, len(items) + 1)
+
+
+def _file_lines(path: Path) -> list[str]:
+    """The lines of a text file as an editor numbers them (``\\n`` or ``\\r\\n`` ends one; a
+    last line needs no ending)."""
+    lines = read_user_text(path).split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    return [line.removesuffix("\r") for line in lines]
+
+
+def _csv_rows(path: Path, column: str) -> TextRows:
+    reader = csv.DictReader(io.StringIO(read_user_text(path), newline=""))
+    if reader.fieldnames is not None and column not in reader.fieldnames:
+        found = ", ".join(reader.fieldnames) or "none"
+        raise DataError(f"{path}: no column {column!r} (found {found}); use --text-column")
+    rows: list[dict[str, object]] = []
+    wheres: list[str] = []
+    for row in reader:
+        rows.append(dict(row))
+        wheres.append(f"{path}:{reader.line_num}")
+    texts = [str(row.get(column) or "") for row in rows]
+    return _checked(texts, wheres, rows)
+
+
+def _checked(
+    texts: list[str], wheres: list[str], rows: list[dict[str, object]] | None = None
+) -> TextRows:
+    """``texts`` with their rows, after refusing none at all and empty ones."""
+    if not texts:
+        raise DataError("no text to score (the input is empty)")
+    empty = [where for where, text in zip(wheres, texts) if not text.strip()]
+    if empty:
+        raise DataError(
+            join_problems("empty texts", empty)
+            + "\nEvery input row is scored, one output row each, and an empty text has no "
+            "score (the dataset loader refuses empty transcripts too): remove those rows or "
+            "give them text."
+        )
+    return TextRows(texts, rows if rows is not None else [{"text": t} for t in texts])
