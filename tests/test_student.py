@@ -14,7 +14,7 @@ from tensorboard_scalars import read_tensorboard
 
 from videoadviser.config import Recipe
 from videoadviser.data.dataset import load_dataset
-from videoadviser.errors import DataError, TrainingError
+from videoadviser.errors import ConfigError, DataError, TrainingError
 from videoadviser.student.trainer import (
     Encoded,
     predict_texts,
@@ -47,6 +47,17 @@ def test_read_teacher_predictions_errors(tiny_demo: Path, tmp_path: Path) -> Non
     good = _teacher_csv(tmp_path / "g.csv", list(reversed(records)), 0.5)
     targets = read_teacher_predictions(good, records)
     assert targets.regression.tolist() == [0.5] * 24 and targets.logits is None
+
+
+def test_train_student_refuses_a_negative_lambda2_before_any_work(
+    tiny_recipe: Recipe, tiny_demo: Path, tmp_path: Path
+) -> None:
+    dataset = load_dataset(tiny_demo, progress=False)
+    out = tmp_path / "s"
+    for bad in (-1.0, float("nan")):
+        with pytest.raises(ConfigError, match=r"lambda2 = .* is out of range; allowed: a number"):
+            train_student(tiny_recipe, dataset, out, None, lambda2=bad, progress=False)
+    assert not out.exists()
 
 
 def test_batches_cover_every_text_once() -> None:

@@ -195,9 +195,12 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    from videoadviser.config import check_seeds
     from videoadviser.pipeline import format_table, run_experiment
     from videoadviser.utils.runtime import is_main_process
 
+    if args.seeds:
+        check_seeds(args.seeds, "--seeds")
     recipe = _recipe(args)
     results = run_experiment(
         recipe,
@@ -226,9 +229,12 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def _cmd_retrieval_run(args: argparse.Namespace) -> int:
+    from videoadviser.config import check_seeds
     from videoadviser.retrieval.config import load_retrieval_recipe
     from videoadviser.retrieval.pipeline import format_retrieval_table, run_retrieval
 
+    if args.seeds:
+        check_seeds(args.seeds, "--seeds")
     overrides = list(args.set or [])
     if args.data is not None:
         overrides += [f"data.path={json.dumps(str(args.data))}", "data.make_demo=false"]
@@ -462,7 +468,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--teacher-predictions", type=Path, default=None, help="CSV from teacher predict"
     )
     s_train.add_argument(
-        "--lambda2", type=float, default=None, help="override the recipe's lambda2"
+        "--lambda2",
+        type=non_negative_float,
+        default=None,
+        help="override the recipe's lambda2 (>= 0; 0: the no-distillation baseline)",
     )
     s_train.add_argument("--out", type=Path, default=Path("runs/student"), help="output folder")
     s_train.add_argument("--restart", action="store_true", help="ignore OUT/last and start afresh")
@@ -589,6 +598,17 @@ def _add_retrieval_commands(commands: argparse._SubParsersAction) -> None:  # ty
     demo.add_argument("--seed", type=int, default=2023, help="generation seed (default 2023)")
     demo.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     demo.set_defaults(handler=_cmd_retrieval_make_demo)
+
+
+def non_negative_float(text: str) -> float:
+    """An option's value that must be a finite number >= 0 (argparse names the option)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text} is out of range; allowed: a number >= 0")
+    return value
 
 
 def add_video_policy(parser: argparse.ArgumentParser) -> None:

@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from videoadviser.config import Recipe
+from videoadviser.config import Recipe, check_seeds, validate_recipe
 from videoadviser.data.dataset import SentimentDataset, load_dataset
 from videoadviser.data.demo import (
     DEMO_ROOT,
@@ -416,7 +416,9 @@ def run_experiment(
     Re-run on the same ``out_dir``, finished stages are reused and an interrupted one resumes;
     a stage made by another recipe or data stops the run, unless ``overwrite`` (retrain it).
     """
-    seeds = seeds or [recipe.seed]
+    # every value is checked before any work: a bad one costs nothing and leaves nothing
+    validate_recipe(recipe)
+    seeds = check_seeds(seeds or [recipe.seed])
     out = Path(out_dir) if out_dir else default_run_dir(recipe.name)
     started = time.perf_counter()
     dataset = prepare_dataset(recipe, progress)

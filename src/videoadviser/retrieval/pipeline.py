@@ -40,7 +40,7 @@ from videoadviser.data.clips import file_stamp
 from videoadviser.errors import ConfigError
 from videoadviser.evaluation.metrics import average_precisions
 from videoadviser.evaluation.significance import aso_epsilon_min, paired_bootstrap
-from videoadviser.retrieval.config import RetrievalRecipe
+from videoadviser.retrieval.config import RetrievalRecipe, validate_retrieval_recipe
 from videoadviser.retrieval.demo import PACKED_FILE, VIDEOS_DIR, VegasDemoConfig, make_vegas_demo
 from videoadviser.retrieval.teacher import (
     TEACHER_FILE,
@@ -304,6 +304,7 @@ def run_retrieval(
     Runs single-threaded (the models are small: a second thread costs more than it gives on a
     CPU); the caller's thread count is restored afterwards.
     """
+    validate_retrieval_recipe(recipe)  # before any work: a bad value costs nothing
     with torch_threads(1):
         return _run_retrieval(recipe, out_dir, teacher_outputs, progress, overwrite)
 

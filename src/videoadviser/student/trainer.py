@@ -28,7 +28,7 @@ from tqdm.auto import tqdm
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from videoadviser import __version__
-from videoadviser.config import Recipe, StudentConfig
+from videoadviser.config import Recipe, StudentConfig, validate_recipe
 from videoadviser.data.dataset import SentimentDataset
 from videoadviser.data.records import SPLITS, ClipRecord, records_fingerprint
 from videoadviser.data.tokens import tokenize
@@ -268,6 +268,12 @@ def train_student(
     part-way continues from it when the configuration and the targets are the same, and gives
     the result an uninterrupted run gives; ``last/`` is removed once the stage is finished.
     """
+    validate_recipe(recipe)  # every value, before any work
+    if lambda2 is not None and not 0 <= lambda2 < math.inf:
+        raise ConfigError(
+            f"lambda2 = {lambda2!r} is out of range; allowed: a number >= 0 (0: the "
+            "no-distillation baseline)"
+        )
     weight = recipe.student.resolved(transfer is not None).lambda2 if lambda2 is None else lambda2
     with_pool = transfer is not None and weight > 0  # else the transfer set is not read
     cfg: StudentConfig = recipe.student.resolved(with_transfer_set=with_pool)
