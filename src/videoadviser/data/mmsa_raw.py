@@ -11,7 +11,6 @@ the file and the CSV line.
 
 from __future__ import annotations
 
-import csv
 import functools
 from collections.abc import Callable
 from pathlib import Path
@@ -22,6 +21,7 @@ from videoadviser.data.records import (
     check_unique_ids,
     is_plain_name,
     join_problems,
+    numbered_rows,
     parse_label,
 )
 from videoadviser.errors import DataError
@@ -129,8 +129,7 @@ def _read_records(
     needs: str,
 ) -> list[ClipRecord]:
     with open(path, newline="", encoding=_text_encoding(path)) as handle:
-        reader = csv.DictReader(handle)
-        columns = list(reader.fieldnames or [])
+        columns, rows = numbered_rows(handle)
         missing = [c for c in required if c not in columns]
         if missing:
             raise DataError(
@@ -140,8 +139,8 @@ def _read_records(
         records: list[ClipRecord] = []
         wheres: list[str] = []
         problems: list[str] = []
-        for row in reader:
-            where = f"{path}:{reader.line_num}"
+        for line, row in rows:
+            where = f"{path}:{line}"
             try:
                 records.append(convert(row, where, columns))
                 wheres.append(where)
