@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -110,6 +111,51 @@ def test_run_prints_the_table_writes_files_and_resumes(
     assert [r["id"] for r in rows] == ["1", "2"] and all(r["sentiment"] for r in rows)
     assert main(["predict", "--model", str(model), "--csv", str(tmp_path / "missing.csv")]) == 2
     assert "missing.csv: no such file" in capsys.readouterr().err
+
+
+def _r_t(predictions: Path, uid: str) -> str:
+    with open(predictions, newline="") as handle:
+        return next(row["r_T"] for row in csv.DictReader(handle) if row["uid"] == uid)
+
+
+def test_a_replaced_video_invalidates_the_stages_that_read_it(
+    tiny_demo: Path,
+    tiny_pool: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # issue 24: after copying another clip over a video, a run reused the teacher and its
+    # predictions (the stamp covered label.csv only)
+    monkeypatch.chdir(tmp_path)
+    data, pool, out = tmp_path / "data", tmp_path / "pool", tmp_path / "run"
+    shutil.copytree(tiny_demo, data)
+    shutil.copytree(tiny_pool, pool)
+    args = ["run", "--data", str(data), "--unlabelled", str(pool), "--seeds", "1"]
+    args += ["--out", str(out), "--no-parallel-stages", "-q", *FAST]
+    assert main(args) == 0
+    seed = out / "seed_1"
+    teacher = (seed / "teacher" / "metrics.json").stat().st_mtime_ns
+
+    pooled = sorted((pool / "Raw").glob("*/*.mp4"))
+    uid = f"{pooled[0].parent.name}$_${pooled[0].stem}"
+    before = _r_t(seed / "teacher_predictions.csv", uid)
+    shutil.copyfile(pooled[1], pooled[0])  # an unlabelled clip: its r_T is a student's target
+    capsys.readouterr()
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    transfer = seed / "student_transfer_12"
+    assert f"{transfer} was made from other inputs; changed: transfer.videos (" in err
+    # the teacher did not read the pool: it is reused, and predicts the replaced clip again
+    assert (seed / "teacher" / "metrics.json").stat().st_mtime_ns == teacher
+    assert _r_t(seed / "teacher_predictions.csv", uid) != before
+
+    clips = sorted((data / "Raw").glob("*/*.mp4"))
+    shutil.copyfile(clips[1], clips[0])  # a labelled clip: the teacher read it
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert f"{seed / 'teacher'} was made from other inputs; changed: videos (" in err
+    assert (seed / "teacher" / "metrics.json").stat().st_mtime_ns == teacher  # kept
 
 
 def test_bad_recipe_key_is_a_clear_error(

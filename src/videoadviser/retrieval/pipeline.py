@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from videoadviser.data.clips import file_stamp
+from videoadviser.data.clips import videos_fingerprint
 from videoadviser.errors import ConfigError
 from videoadviser.evaluation.metrics import average_precisions
 from videoadviser.evaluation.significance import aso_epsilon_min, paired_bootstrap
@@ -137,11 +137,7 @@ def _data_stamp(
 
 def _videos_stamp(data: RetrievalSet, videos: Path) -> str:
     """Size and modification time of every clip's video (a changed video is a change)."""
-    digest = hashlib.sha256()
-    for clip_id in data.clip_ids:
-        path = videos / f"{clip_id}.mp4"
-        digest.update(f"{clip_id}:{file_stamp(str(path)) if path.is_file() else '-'}".encode())
-    return digest.hexdigest()[:16]
+    return videos_fingerprint((c, videos / f"{c}.mp4") for c in data.clip_ids)
 
 
 def teacher_stage(
