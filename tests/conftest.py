@@ -64,6 +64,7 @@ def tiny_recipe(tiny_demo: Path, tmp_path: Path):  # type: ignore[no-untyped-def
             "teacher.transcript_tuned_layers=0",
             "teacher.batch_size=8",
             "student.epochs=2",
+            "student.min_epochs=0",  # (min_epochs <= epochs, when a test shortens them)
             "student.batch_size=8",
         ],
     )

@@ -1,8 +1,10 @@
 """Recipes: an experiment is one TOML file (data only; TOML cannot execute code).
 
 A recipe has the sections ``[data]``, ``[teacher]``, ``[student]`` and top-level ``seed`` /
-``cache_dir``; any field left out takes the default below. Unknown sections or keys and values
-of the wrong type are errors that name the file and the key.
+``cache_dir``; any field left out takes the default below. Unknown sections or keys, values
+of the wrong type and values out of their range (:data:`_RANGES`, checked before any work
+starts) are errors that name the key, the allowed range and where the value came from: the
+recipe file, or the ``--set`` override that gave it.
 """
 
 from __future__ import annotations
@@ -164,6 +166,9 @@ class Recipe:
         return dataclasses.asdict(self)
 
 
+IN_PYTHON = "the recipe object"  # the source of a recipe built or changed in Python
+
+
 @dataclass(frozen=True)
 class Source:
     """Where a recipe's values came from: its file, and the ``--set`` overrides applied over
@@ -201,9 +206,18 @@ class Source:
 
     def fix(self, key: str) -> str:
         """What to do about a bad value of ``key``, where it came from."""
+        if self.path == IN_PYTHON:
+            return f"set {self.how_to_set(key, 'VALUE')} instead"
         if self.blame(key) != self.path:
             return "give another value with --set"
-        return f"change it in {self.path}, or override it with --set {self.name(key)}=VALUE"
+        return f"change it in {self.path}, or override it with {self.how_to_set(key, 'VALUE')}"
+
+    def how_to_set(self, key: str, value: object) -> str:
+        """How the user gives ``key`` the value ``value``: ``--set`` or, for a recipe built in
+        Python, an assignment."""
+        if self.path == IN_PYTHON:
+            return f"recipe.{self.name(key)} = {value}"
+        return f"--set {self.name(key)}={value}"
 
     def transfer(self, keys: list[str]) -> Source:
         """The source of the settings of the transfer-set student, whose ``[student.transfer]``
@@ -276,7 +290,7 @@ def recipe_from_dict(values: dict[str, Any], source: Source | str = "<recipe>") 
     return recipe
 
 
-def validate_recipe(recipe: Recipe, source: Source | str = "the recipe") -> None:
+def validate_recipe(recipe: Recipe, source: Source | str = IN_PYTHON) -> None:
     """Check every value of ``recipe`` (one built in Python, say) as :func:`load_recipe` does.
 
     Raises:
@@ -379,8 +393,8 @@ def check_min_epochs(config: Any, section: str, source: Source) -> None:
         raise ConfigError(
             f"{blamed}: {low} = {config.min_epochs} is more than {high} = {config.epochs}; "
             f"allowed: 0 <= {low} <= {high} (no early stop before min_epochs, so it cannot "
-            f"exceed the epochs run). Lower {low} (e.g. --set {low}={config.epochs}) or raise "
-            f"{high}"
+            f"exceed the epochs run). Lower {low} (e.g. "
+            f"{source.how_to_set(f'{section}.min_epochs', config.epochs)}) or raise {high}"
         )
 
 
