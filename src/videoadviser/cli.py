@@ -388,7 +388,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_recipe_options(run, unlabelled=True)
     run.add_argument(
-        "--seeds", type=int, nargs="+", default=None, help="seeds (default: the recipe's)"
+        "--seeds",
+        type=int,
+        nargs="+",
+        default=None,
+        help="seeds, each an independent run: distinct integers >= 0 (default: the recipe's)",
     )
     run.add_argument(
         "--out", type=Path, default=None, help="run folder (default runs/<recipe>-<time>)"
@@ -577,7 +581,13 @@ def _add_retrieval_commands(commands: argparse._SubParsersAction) -> None:  # ty
         default=None,
         help="CSV clip_id,fold (default: class-balanced folds)",
     )
-    run.add_argument("--seeds", type=int, nargs="+", default=None, help="override the seeds")
+    run.add_argument(
+        "--seeds",
+        type=int,
+        nargs="+",
+        default=None,
+        help="override the seeds: distinct integers >= 0",
+    )
     run.add_argument(
         "--out", type=Path, default=None, help="run folder (default runs/<name>-<time>)"
     )
