@@ -57,12 +57,14 @@ def tiny_recipe(tiny_demo: Path, tmp_path: Path):  # type: ignore[no-untyped-def
             "data.num_frames=4",
             f'cache_dir="{tmp_path / "cache"}"',
             "teacher.epochs=4",
+            "teacher.min_epochs=0",  # (min_epochs <= epochs; patience 10 stops nothing anyway)
             "teacher.patience=10",
             "teacher.video_first_epochs=0",  # tiny runs see both modalities from the start
             "teacher.transcript_warmup_epochs=0",  # tests of the warm-up set it themselves
             "teacher.transcript_tuned_layers=0",
             "teacher.batch_size=8",
             "student.epochs=2",
+            "student.min_epochs=0",  # (min_epochs <= epochs, when a test shortens them)
             "student.batch_size=8",
         ],
     )

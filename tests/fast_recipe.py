@@ -11,5 +11,6 @@ FAST = [
     "--set", "teacher.transcript_tuned_layers=0",
     "--set", "teacher.batch_size=8",
     "--set", "student.epochs=1",
+    "--set", "student.min_epochs=0",  # min_epochs <= epochs
     "--set", "student.batch_size=8",
 ]  # fmt: skip

@@ -64,3 +64,20 @@ def test_a_clip_that_fails_to_decode_follows_the_policy(
     assert frames.has_video.tolist() == [i != 1 for i in range(10)]
     assert "broken.mp4" in caplog.text
     assert not list((tmp_path / "c").rglob("*.tmp"))
+
+
+def test_the_videos_fingerprint_sees_a_replaced_touched_or_missing_video(tmp_path: Path) -> None:
+    a, b = tmp_path / "a.mp4", tmp_path / "b.mp4"
+    a.write_bytes(b"one")
+    b.write_bytes(b"two")
+    clips_now = [("x", a), ("y", b), ("z", None)]
+    first = clips.videos_fingerprint(clips_now)
+    assert clips.videos_fingerprint(clips_now) == first  # stat only: the same files, the same
+    os.utime(a, ns=(1, 1))
+    touched = clips.videos_fingerprint(clips_now)
+    assert touched != first
+    a.write_bytes(b"three")  # other bytes, the same mtime
+    os.utime(a, ns=(1, 1))
+    assert clips.videos_fingerprint(clips_now) not in (first, touched)
+    b.unlink()
+    assert clips.video_stamp(b) == clips.video_stamp(None) == "-"

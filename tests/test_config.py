@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from videoadviser.config import load_recipe
+from videoadviser.config import check_seeds, load_recipe, validate_recipe
 from videoadviser.errors import ConfigError
+from videoadviser.retrieval.config import load_retrieval_recipe, validate_retrieval_recipe
 
 
 @pytest.mark.parametrize("name", ["demo", "mosi", "mosei"])
@@ -26,7 +27,14 @@ def test_paper_scale_recipes_name_the_paper_models() -> None:
 
 def test_overrides() -> None:
     recipe = load_recipe(
-        "demo", ["teacher.epochs=3", 'data.path="x y"', "student.lambda2=0", "seed=5"]
+        "demo",
+        [
+            "teacher.epochs=3",
+            "teacher.min_epochs=3",
+            'data.path="x y"',
+            "student.lambda2=0",
+            "seed=5",
+        ],  # fmt: skip
     )
     assert recipe.teacher.epochs == 3 and recipe.data.path == "x y"
     assert recipe.student.lambda2 == 0.0 and isinstance(recipe.student.lambda2, float)
@@ -42,35 +50,141 @@ def test_overrides() -> None:
             'teacher.inputs="audio"',
             "teacher.inputs = 'audio' is not one of both, video, transcript",
         ),
-        ("student.lambda2=-1", "lambda2 must be >= 0"),
-        ("teacher.transcript_dropout=1.0", "teacher.transcript_dropout must be in [0, 1)"),
-        ("teacher.video_first_epochs=-1", "video_first_epochs and transcript_warmup_epochs must"),
-        ("teacher.transcript_warmup_epochs=-1", "and transcript_warmup_epochs must be >= 0"),
-        ("teacher.video_dropout=1", "teacher.video_dropout must be in [0, 1)"),
-        ("teacher.transcript_lr=0", "transcript_tuned_layers must be >= 0, transcript_lr > 0"),
+        ("student.lambda2=-1", "student.lambda2 = -1.0 is out of range; allowed: >= 0"),
+        ("teacher.transcript_dropout=1.0", "teacher.transcript_dropout = 1.0 is out of range"),
+        ("teacher.video_first_epochs=-1", "teacher.video_first_epochs = -1 is out of range"),
+        ("teacher.transcript_warmup_epochs=-1", "transcript_warmup_epochs = -1 is out of range"),
+        ("teacher.video_dropout=1", "teacher.video_dropout = 1.0 is out of range; allowed: [0, 1)"),
+        ("teacher.transcript_lr=0", "teacher.transcript_lr = 0.0 is out of range; allowed: > 0"),
         ('teacher.fusion="sum"', "teacher.fusion = 'sum' is not one of mean, gated"),
         ('teacher.transcript_pooling="max"', "transcript_pooling = 'max' is not one of mean"),
-        ("teacher.transcript_tuned_layers=-1", "transcript_tuned_layers must be >= 0"),
+        ("teacher.transcript_tuned_layers=-1", "transcript_tuned_layers = -1 is out of range"),
         ("nonsense", "expected section.key=value"),
         ('student.distill_loss="kl"', "student.distill_loss = 'kl' is not one of mse, l1, huber"),
-        ("student.ema_decay=1.0", "student.ema_decay must be in [0, 1)"),
-        ("student.temperature=0", "temperature > 0"),
-        ("teacher.oof_folds=1", "teacher.oof_folds is 0 (off) or at least 2"),
-        ("data.unlabelled_limit=-1", "data.unlabelled_limit and data.demo_unlabelled"),
+        ("student.ema_decay=1.0", "student.ema_decay = 1.0 is out of range; allowed: [0, 1)"),
+        ("student.temperature=0", "student.temperature = 0.0 is out of range; allowed: > 0"),
+        ("teacher.oof_folds=1", "allowed: 0 (off) or at least 2"),
+        ("data.unlabelled_limit=-1", "data.unlabelled_limit = -1 is out of range"),
         ('student.schedule="linear"', "student.schedule = 'linear' is not one of"),
         ("student.transfer.epoch=3", "student.transfer: unknown key(s) epoch"),
-        ("student.transfer.epochs=0", "[student.transfer]: student.epochs is too small"),
-        ('student.transfer.distill_loss="kl"', "[student.transfer]: student.distill_loss = 'kl'"),
+        ("student.transfer.epochs=0", "student.transfer.epochs = 0 is out of range; allowed: >= 1"),
+        ('student.transfer.distill_loss="kl"', "student.transfer.distill_loss = 'kl' is not"),
         ("student.transfer.transfer.epochs=2", "cannot hold another [transfer] section"),
         ("student.transfer=3", "student.transfer: expected a [transfer] section"),
-        ("student.transfer.lambda2=0", "student.transfer.lambda2 must be > 0"),
-        # an error outside [student.transfer] is named by its own section
-        ('teacher.inputs="x"', "demo.toml: teacher.inputs = 'x'"),
+        ("student.transfer.lambda2=0", "student.transfer.lambda2 = 0.0 is out of range"),
+        ("teacher.lr=inf", "teacher.lr: expected a finite number, got inf"),
     ],
 )
 def test_bad_values_are_named(override: str, message: str) -> None:
-    with pytest.raises(ConfigError, match=re.escape(message)):
+    with pytest.raises(ConfigError, match=re.escape(message)) as error:
         load_recipe("demo", [override])
+    # the value came from --set, so the error blames it (not the packaged recipe file)
+    if override != "nonsense":
+        assert str(error.value).startswith(f"--set {override}: ")
+        assert "demo.toml" not in str(error.value)
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["teacher.lr", "teacher.tower_lr", "teacher.transcript_lr", "student.lr", "student.head_lr",
+     "student.transfer.lr", "student.transfer.head_lr"],
+)  # fmt: skip
+@pytest.mark.parametrize("value", ["-1", "0"])
+def test_every_learning_rate_must_be_positive(key: str, value: str) -> None:
+    # issue 24: --set teacher.lr=-1 trained (validation MAE 312,157 -> 45,788,068)
+    with pytest.raises(ConfigError) as error:
+        load_recipe("demo", [f"{key}={value}"])
+    assert str(error.value) == (
+        f"--set {key}={value}: {key} = {float(value)!r} is out of range; allowed: > 0. "
+        "Give another value with --set"
+    )
+
+
+def test_a_bad_value_in_a_recipe_file_blames_the_file_and_says_how_to_override_it(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "mine.toml"
+    path.write_text("[teacher]\nlr = -1\n")
+    with pytest.raises(ConfigError) as error:
+        load_recipe(str(path))
+    assert str(error.value) == (
+        f"{path}: teacher.lr = -1.0 is out of range; allowed: > 0. Change it in {path}, or "
+        "override it with --set teacher.lr=VALUE"
+    )
+    path.write_text('[teacher]\nepochs = "two"\n')
+    with pytest.raises(ConfigError, match=re.escape(f"{path}: teacher.epochs: expected int")):
+        load_recipe(str(path))
+    # the override that fixes it is not blamed for the file's other values
+    path.write_text("[teacher]\nlr = -1\nepochs = 3\nmin_epochs = 0\n")
+    assert load_recipe(str(path), ["teacher.lr=0.01"]).teacher.lr == 0.01
+
+
+def test_set_epochs_as_a_word_blames_set_and_zero_names_the_minimum() -> None:
+    # issue 24: "teacher.epochs=two" was blamed on the packaged demo.toml; "epochs=0" said
+    # "too small" without the minimum
+    with pytest.raises(ConfigError) as error:
+        load_recipe("demo", ["teacher.epochs=two"])
+    assert str(error.value) == (
+        "--set teacher.epochs=two: teacher.epochs: expected int, got 'two' (a bare word is "
+        "read as text); give another value with --set"
+    )
+    with pytest.raises(ConfigError) as error:
+        load_recipe("demo", ["teacher.epochs=0"])
+    assert "teacher.epochs = 0 is out of range; allowed: >= 1" in str(error.value)
+
+
+@pytest.mark.parametrize("section", ["teacher", "student"])
+def test_min_epochs_may_not_exceed_epochs(section: str) -> None:
+    # issue 24: min_epochs = 5 with epochs = 2 was accepted
+    with pytest.raises(ConfigError) as error:
+        load_recipe("demo", [f"{section}.min_epochs=5", f"{section}.epochs=2"])
+    message = str(error.value)
+    assert message.startswith(f"--set {section}.epochs=2: {section}.min_epochs = 5 is more")
+    assert f"allowed: 0 <= {section}.min_epochs <= {section}.epochs" in message
+    assert f"--set {section}.min_epochs=2" in message  # the way out
+    recipe = load_recipe("demo", [f"{section}.min_epochs=2", f"{section}.epochs=2"])
+    assert getattr(recipe, section).min_epochs == 2  # equal is fine
+    with pytest.raises(ConfigError, match=r"student.transfer.min_epochs = 7 is more than"):
+        load_recipe("demo", ["student.transfer.min_epochs=7"])
+
+
+@pytest.mark.parametrize(
+    ("seeds", "message"),
+    [
+        ([1, 1], "--seeds: seed(s) 1 given more than once"),
+        ([3, 2, 3, 2], "--seeds: seed(s) 2, 3 given more than once"),
+        ([-5], "--seeds: seed -5 is out of range; allowed: integers from 0 to 4294967295"),
+        ([2**32], "--seeds: seed 4294967296 is out of range"),
+        ([], "--seeds: give at least one seed"),
+    ],
+)
+def test_seeds_are_unique_and_in_range(seeds: list[int], message: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        check_seeds(seeds, "--seeds")
+    assert check_seeds([3, 1, 2]) == [3, 1, 2]
+    with pytest.raises(ConfigError, match=re.escape("--set seed=-5: seed = -5 is out of range")):
+        load_recipe("demo", ["seed=-5"])
+
+
+def test_a_recipe_built_in_python_is_checked_too() -> None:
+    recipe = load_recipe("demo")
+    recipe.teacher.lr = -1.0
+    with pytest.raises(ConfigError, match=re.escape("teacher.lr = -1.0 is out of range")):
+        validate_recipe(recipe)
+
+
+def test_retrieval_recipes_check_seeds_and_learning_rates() -> None:
+    with pytest.raises(ConfigError, match=re.escape("--set seeds=[1, 1]: seeds: seed(s) 1")):
+        load_retrieval_recipe("retrieval", ["seeds=[1, 1]"])
+    with pytest.raises(ConfigError, match=re.escape("seeds: seed -5 is out of range")):
+        load_retrieval_recipe("retrieval", ["seeds=[-5]"])
+    for key in ("teacher.lr", "teacher.tower_lr", "model.lr"):
+        with pytest.raises(ConfigError, match=re.escape(f"--set {key}=-1: {key} = -1.0 is out")):
+            load_retrieval_recipe("retrieval", [f"{key}=-1"])
+    recipe = load_retrieval_recipe("retrieval")
+    recipe.seeds = [7, 7]
+    with pytest.raises(ConfigError, match="given more than once"):
+        validate_retrieval_recipe(recipe)
 
 
 def test_recipe_file_from_a_path(tmp_path: Path) -> None:

@@ -64,6 +64,38 @@ def test_bad_rows_name_file_and_line(tmp_path: Path, row: str, message: str) -> 
     assert message in text
 
 
+@pytest.mark.parametrize("end", ["\n", "\r\n"])
+def test_row_numbers_are_the_lines_an_editor_shows(tmp_path: Path, end: str) -> None:
+    # issue 24: label.csv:16 was reported for a row that wc and grep -n put at line 12: lone
+    # CRs inside quoted text were counted as line breaks
+    body = end.join(
+        [
+            'a,1,"one\rtwo\rthree\rfour",0.2,x,train',
+            'b,1,"two""\nlines",0.2,x,train',
+            "",
+            'c,1,"x\ry",0.1,x,train',
+            "d,1,text,9,x,train",
+            'e,1,"cr\r\r",bad,x,train',
+            "",
+        ]
+    )
+    root = _write(tmp_path, HEADER.replace("\n", end) + body, header="")
+    raw = (root / "label.csv").read_bytes()
+    lines = [raw[: raw.index(row)].count(b"\n") + 1 for row in (b"d,1,", b"e,1,")]
+    assert lines == [7, 8]  # what grep -n says
+    with pytest.raises(DataError) as info:
+        read_label_csv(root)
+    text = str(info.value)
+    assert "label.csv:7: label 9 is outside" in text
+    assert "label.csv:8: label 'bad' is not a number" in text
+
+
+def test_row_numbers_of_a_file_with_old_mac_line_ends(tmp_path: Path) -> None:
+    root = _write(tmp_path, HEADER.replace("\n", "\r") + "a,1,t,0,x,train\r\rb,1,t,7,x,train\r", "")
+    with pytest.raises(DataError, match=r"label.csv:4: label 7 is outside"):
+        read_label_csv(root)
+
+
 def test_every_bad_row_is_listed(tmp_path: Path) -> None:
     root = _write(tmp_path, "a,1,t,9,x,train\nb,1,t,ok,x,train\nc,1,t,1,x,train\n")
     with pytest.raises(DataError, match=r"2 bad rows") as info:

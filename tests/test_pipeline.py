@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import csv
 import json
+import re
+import shutil
 from pathlib import Path
 
 import pytest
 from fast_recipe import FAST
 
 from videoadviser.cli import main
+from videoadviser.config import Recipe
+from videoadviser.errors import ConfigError
+from videoadviser.pipeline import run_experiment
 
 
 def test_run_prints_the_table_writes_files_and_resumes(
@@ -108,11 +113,122 @@ def test_run_prints_the_table_writes_files_and_resumes(
     assert "missing.csv: no such file" in capsys.readouterr().err
 
 
+def _r_t(predictions: Path, uid: str) -> str:
+    with open(predictions, newline="") as handle:
+        return next(row["r_T"] for row in csv.DictReader(handle) if row["uid"] == uid)
+
+
+def test_a_replaced_video_invalidates_the_stages_that_read_it(
+    tiny_demo: Path,
+    tiny_pool: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # issue 24: after copying another clip over a video, a run reused the teacher and its
+    # predictions (the stamp covered label.csv only)
+    monkeypatch.chdir(tmp_path)
+    data, pool, out = tmp_path / "data", tmp_path / "pool", tmp_path / "run"
+    shutil.copytree(tiny_demo, data)
+    shutil.copytree(tiny_pool, pool)
+    args = ["run", "--data", str(data), "--unlabelled", str(pool), "--seeds", "1"]
+    args += ["--out", str(out), "--no-parallel-stages", "-q", *FAST]
+    assert main(args) == 0
+    seed = out / "seed_1"
+    teacher = (seed / "teacher" / "metrics.json").stat().st_mtime_ns
+
+    pooled = sorted((pool / "Raw").glob("*/*.mp4"))
+    uid = f"{pooled[0].parent.name}$_${pooled[0].stem}"
+    before = _r_t(seed / "teacher_predictions.csv", uid)
+    shutil.copyfile(pooled[1], pooled[0])  # an unlabelled clip: its r_T is a student's target
+    capsys.readouterr()
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    transfer = seed / "student_transfer_12"
+    assert f"{transfer} was made from other inputs; changed: transfer.videos (" in err
+    # the teacher did not read the pool: it is reused, and predicts the replaced clip again
+    assert (seed / "teacher" / "metrics.json").stat().st_mtime_ns == teacher
+    assert _r_t(seed / "teacher_predictions.csv", uid) != before
+
+    clips = sorted((data / "Raw").glob("*/*.mp4"))
+    shutil.copyfile(clips[1], clips[0])  # a labelled clip: the teacher read it
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert f"{seed / 'teacher'} was made from other inputs; changed: videos (" in err
+    assert (seed / "teacher" / "metrics.json").stat().st_mtime_ns == teacher  # kept
+
+
 def test_bad_recipe_key_is_a_clear_error(
     tiny_demo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["run", "--data", str(tiny_demo), "--set", "teacher.epoch=3"]) == 2
     assert "unknown key(s) epoch" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("seeds", "message"),
+    [
+        (["1", "1"], "--seeds: seed(s) 1 given more than once"),
+        (["-5"], "--seeds: seed -5 is out of range; allowed: integers from 0 to 4294967295"),
+    ],
+)
+def test_bad_seeds_stop_the_run_before_any_work(
+    tiny_demo: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    seeds: list[str],
+    message: str,
+) -> None:
+    # issue 24: --seeds 1 1 counted one run twice ("+/- 0.0000", "better in 2 of 2 seeds");
+    # --seeds -5 trained the whole teacher, then a ValueError left a half-made seed_-5/
+    out = tmp_path / "run"
+    assert main(["run", "--data", str(tiny_demo), "--seeds", *seeds, "--out", str(out), "-q"]) == 2
+    assert message in capsys.readouterr().err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("seeds", "message"), [([1, 1], "seeds: seed(s) 1 given more than once"), ([-5], "seed -5")]
+)
+def test_run_experiment_checks_seeds_and_recipe_before_any_work(
+    tiny_recipe: Recipe, tmp_path: Path, seeds: list[int], message: str
+) -> None:
+    out = tmp_path / "run"
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        run_experiment(tiny_recipe, out, seeds, progress=False)
+    tiny_recipe.teacher.lr = -1.0  # a recipe built in Python is checked as a loaded one is
+    with pytest.raises(ConfigError, match=re.escape("teacher.lr = -1.0 is out of range")):
+        run_experiment(tiny_recipe, out, [1], progress=False)
+    assert not out.exists()
+
+
+def test_set_learning_rate_below_zero_is_refused_before_training(
+    tiny_demo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # issue 24: --set teacher.lr=-1 trained, and the run reported a teacher checkpoint
+    out = tmp_path / "t"
+    command = ["teacher", "train", "--data", str(tiny_demo), "--out", str(out), "-q"]
+    assert main([*command, *FAST, "--set", "teacher.lr=-1"]) == 2
+    err = capsys.readouterr().err
+    assert "--set teacher.lr=-1: teacher.lr = -1.0 is out of range; allowed: > 0" in err
+    assert not out.exists()
+
+
+def test_student_lambda2_below_zero_is_refused_on_every_path(
+    tiny_demo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # issue 24: student train --lambda2 -1 was accepted while --set student.lambda2=-1 was not
+    out = tmp_path / "s"
+    command = ["student", "train", "--data", str(tiny_demo), "--out", str(out), "-q", *FAST]
+    with pytest.raises(SystemExit) as stop:
+        main([*command, "--lambda2", "-1"])
+    assert stop.value.code == 2
+    assert "argument --lambda2: -1 is out of range; allowed: a number >= 0" in (
+        capsys.readouterr().err
+    )
+    assert main([*command, "--set", "student.lambda2=-1"]) == 2
+    assert "student.lambda2 = -1.0 is out of range; allowed: >= 0" in capsys.readouterr().err
+    assert not out.exists()
 
 
 def test_missing_data_folder_says_how_to_make_one(

@@ -239,6 +239,19 @@ def test_bad_inputs_exit_2_naming_the_problem(
     assert "no video for clip 'baby_crying_0000'" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("seeds", "message"),
+    [(["1", "1"], "--seeds: seed(s) 1 given more than once"), (["-5"], "--seeds: seed -5 is")],
+)
+def test_bad_seeds_stop_before_any_work(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], seeds: list[str], message: str
+) -> None:
+    out = tmp_path / "r"
+    assert main(["retrieval", "run", "--seeds", *seeds, "--out", str(out), "-q"]) == 2
+    assert message in capsys.readouterr().err
+    assert not out.exists()
+
+
 def test_teacher_with_a_trained_vision_tower(
     tiny_vegas: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -14,7 +14,7 @@ from tensorboard_scalars import read_tensorboard
 
 from videoadviser.config import Recipe
 from videoadviser.data.dataset import load_dataset
-from videoadviser.errors import DataError, TrainingError
+from videoadviser.errors import ConfigError, DataError, TrainingError
 from videoadviser.student.trainer import (
     Encoded,
     predict_texts,
@@ -42,11 +42,66 @@ def test_read_teacher_predictions_errors(tiny_demo: Path, tmp_path: Path) -> Non
         read_teacher_predictions(partial, records)
     bad = tmp_path / "bad.csv"
     bad.write_text("uid,r_T\n" + "\n".join(f"{r.uid},nan" for r in records) + "\n")
-    with pytest.raises(DataError, match=r"bad.csv:2: r_T 'nan' is not a finite number"):
+    with pytest.raises(DataError, match=r"bad.csv:2 \(uid '.*'\): r_T 'nan' is not a finite"):
         read_teacher_predictions(bad, records)
     good = _teacher_csv(tmp_path / "g.csv", list(reversed(records)), 0.5)
     targets = read_teacher_predictions(good, records)
     assert targets.regression.tolist() == [0.5] * 24 and targets.logits is None
+
+
+def test_train_student_refuses_a_negative_lambda2_before_any_work(
+    tiny_recipe: Recipe, tiny_demo: Path, tmp_path: Path
+) -> None:
+    dataset = load_dataset(tiny_demo, progress=False)
+    out = tmp_path / "s"
+    for bad in (-1.0, float("nan")):
+        with pytest.raises(ConfigError, match=r"lambda2 = .* is out of range; allowed: a number"):
+            train_student(tiny_recipe, dataset, out, None, lambda2=bad, progress=False)
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("r_t", "message"),
+    [
+        ("1e6", "r_T 1e+06 is outside [-10, 10]; labels lie in [-3, 3]"),
+        ("-10.5", "r_T -10.5 is outside [-10, 10]"),
+        ("inf", "r_T 'inf' is not a finite number"),
+        ("", "r_T '' is not a finite number"),
+    ],
+)
+def test_an_r_t_out_of_range_names_file_row_and_uid(
+    tiny_demo: Path, tmp_path: Path, r_t: str, message: str
+) -> None:
+    # issue 24: an r_T of 1e6 in a predictions file was accepted
+    records = load_dataset(tiny_demo, progress=False).split("train")
+    rows = [f"{r.uid},0.5" for r in records]
+    rows[3] = f"{records[3].uid},{r_t}"
+    path = tmp_path / "p.csv"
+    path.write_text("uid,r_T\n" + "\n".join(rows) + "\n")
+    with pytest.raises(DataError) as error:
+        read_teacher_predictions(path, records)
+    assert f"{path}:5 (uid {records[3].uid!r}): {message}" in str(error.value)
+    rows[3] = f"{records[3].uid},-10"  # the bound itself is allowed
+    path.write_text("uid,r_T\n" + "\n".join(rows) + "\n")
+    assert read_teacher_predictions(path, records).regression[3] == -10
+
+
+def test_a_uid_given_twice_is_refused_with_both_rows(tiny_demo: Path, tmp_path: Path) -> None:
+    # issue 24: a duplicate uid with another r_T was accepted, and the last one won
+    records = load_dataset(tiny_demo, progress=False).split("train")
+    lines = [f"{r.uid},0.5,0.1,0.2" for r in records] + [f"{records[1].uid},2.5,0.1,0.2"]
+    lines[5] = f"{records[5].uid},0.5,x,0.2"  # and a logit that is not a number
+    path = tmp_path / "p.csv"
+    path.write_text("uid,r_T,logit_0,logit_1\n" + "\n".join(lines) + "\n")
+    with pytest.raises(DataError) as error:
+        read_teacher_predictions(path, records)
+    message = str(error.value)
+    assert message.startswith(f"2 bad rows in {path}:")
+    assert f"{path}:7 (uid {records[5].uid!r}): logit_0 'x' is not a finite number" in message
+    assert (
+        f"{path}:26 (uid {records[1].uid!r}): a second row for this clip (the first is line 3)"
+    ) in message
+    assert "videoadviser teacher predict" in message
 
 
 def test_batches_cover_every_text_once() -> None:

@@ -174,7 +174,7 @@ def test_tuned_layers_freeze_after_the_transcript_warmup(
     tiny_recipe.teacher.transcript_lr = 1e-3
     tiny_recipe.teacher.freeze_text = True
     tiny_recipe.teacher.transcript_warmup_epochs = 1
-    tiny_recipe.teacher.min_epochs = tiny_recipe.teacher.patience = 5  # no early stop
+    tiny_recipe.teacher.patience = 5  # no early stop
     dataset = load_dataset(tiny_recipe.data.path, progress=False)
     weights = {}
     for epochs in (1, 2):  # the same seed: the second run's first epoch is the first run's

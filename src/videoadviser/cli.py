@@ -176,9 +176,12 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    from videoadviser.config import check_seeds
     from videoadviser.pipeline import format_table, run_experiment
     from videoadviser.utils.runtime import is_main_process
 
+    if args.seeds:
+        check_seeds(args.seeds, "--seeds")
     recipe = _recipe(args)
     results = run_experiment(
         recipe,
@@ -207,9 +210,12 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def _cmd_retrieval_run(args: argparse.Namespace) -> int:
+    from videoadviser.config import check_seeds
     from videoadviser.retrieval.config import load_retrieval_recipe
     from videoadviser.retrieval.pipeline import format_retrieval_table, run_retrieval
 
+    if args.seeds:
+        check_seeds(args.seeds, "--seeds")
     overrides = list(args.set or [])
     if args.data is not None:
         overrides += [f"data.path={json.dumps(str(args.data))}", "data.make_demo=false"]
@@ -363,7 +369,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_recipe_options(run, unlabelled=True)
     run.add_argument(
-        "--seeds", type=int, nargs="+", default=None, help="seeds (default: the recipe's)"
+        "--seeds",
+        type=int,
+        nargs="+",
+        default=None,
+        help="seeds, each an independent run: distinct integers >= 0 (default: the recipe's)",
     )
     run.add_argument(
         "--out", type=Path, default=None, help="run folder (default runs/<recipe>-<time>)"
@@ -443,7 +453,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--teacher-predictions", type=Path, default=None, help="CSV from teacher predict"
     )
     s_train.add_argument(
-        "--lambda2", type=float, default=None, help="override the recipe's lambda2"
+        "--lambda2",
+        type=non_negative_float,
+        default=None,
+        help="override the recipe's lambda2 (>= 0; 0: the no-distillation baseline)",
     )
     s_train.add_argument("--out", type=Path, default=Path("runs/student"), help="output folder")
     s_train.add_argument("--restart", action="store_true", help="ignore OUT/last and start afresh")
@@ -556,7 +569,13 @@ def _add_retrieval_commands(commands: argparse._SubParsersAction) -> None:  # ty
         default=None,
         help="CSV clip_id,fold (default: class-balanced folds)",
     )
-    run.add_argument("--seeds", type=int, nargs="+", default=None, help="override the seeds")
+    run.add_argument(
+        "--seeds",
+        type=int,
+        nargs="+",
+        default=None,
+        help="override the seeds: distinct integers >= 0",
+    )
     run.add_argument(
         "--out", type=Path, default=None, help="run folder (default runs/<name>-<time>)"
     )
@@ -577,6 +596,17 @@ def _add_retrieval_commands(commands: argparse._SubParsersAction) -> None:  # ty
     demo.add_argument("--seed", type=int, default=2023, help="generation seed (default 2023)")
     demo.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     demo.set_defaults(handler=_cmd_retrieval_make_demo)
+
+
+def non_negative_float(text: str) -> float:
+    """An option's value that must be a finite number >= 0 (argparse names the option)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text} is out of range; allowed: a number >= 0")
+    return value
 
 
 def add_video_policy(parser: argparse.ArgumentParser) -> None:

@@ -1,16 +1,20 @@
 """Recipes: an experiment is one TOML file (data only; TOML cannot execute code).
 
 A recipe has the sections ``[data]``, ``[teacher]``, ``[student]`` and top-level ``seed`` /
-``cache_dir``; any field left out takes the default below. Unknown sections or keys and values
-of the wrong type are errors that name the file and the key.
+``cache_dir``; any field left out takes the default below. Unknown sections or keys, values
+of the wrong type and values out of their range (:data:`_RANGES`, checked before any work
+starts) are errors that name the key, the allowed range and where the value came from: the
+recipe file, or the ``--set`` override that gave it.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import tomllib
 import types
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -163,7 +167,72 @@ class Recipe:
         return dataclasses.asdict(self)
 
 
-def _check_type(value: Any, annotation: Any, where: str) -> Any:
+IN_PYTHON = "the recipe object"  # the source of a recipe built or changed in Python
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a recipe's values came from: its file, and the ``--set`` overrides applied over
+    it, so that an error blames the one that gave the bad value.
+
+    ``overrides`` pairs each override's dotted key with the override as given; ``renamed``
+    maps a checked key to the name the user wrote (``student.lr`` checked for the transfer-set
+    student is ``student.transfer.lr``)."""
+
+    path: str
+    overrides: tuple[tuple[str, str], ...] = ()
+    renamed: tuple[tuple[str, str], ...] = ()
+
+    @classmethod
+    def of_recipe(cls, path: str | Path, overrides: list[str] | None = None) -> Source:
+        return cls(str(path), tuple((override_key(o), o) for o in overrides or []))
+
+    def name(self, key: str) -> str:
+        """The name of ``key`` as the user wrote it."""
+        return dict(self.renamed).get(key, key)
+
+    def blame(self, key: str) -> str:
+        """``--set KEY=VALUE`` when an override set ``key``, a section holding it or a key
+        inside it (the last such override), else the recipe file."""
+        key = self.name(key)
+        for set_key, override in reversed(self.overrides):
+            if f"{set_key}.".startswith(f"{key}.") or f"{key}.".startswith(f"{set_key}."):
+                return f"--set {override}"
+        return self.path
+
+    def blame_first(self, *keys: str) -> str:
+        """The first ``--set`` that set one of ``keys``, else the recipe file."""
+        blamed = [self.blame(key) for key in keys]
+        return next((b for b in blamed if b != self.path), self.path)
+
+    def fix(self, key: str) -> str:
+        """What to do about a bad value of ``key``, where it came from."""
+        if self.path == IN_PYTHON:
+            return f"set {self.how_to_set(key, 'VALUE')} instead"
+        if self.blame(key) != self.path:
+            return "give another value with --set"
+        return f"change it in {self.path}, or override it with {self.how_to_set(key, 'VALUE')}"
+
+    def how_to_set(self, key: str, value: object) -> str:
+        """How the user gives ``key`` the value ``value``: ``--set`` or, for a recipe built in
+        Python, an assignment."""
+        if self.path == IN_PYTHON:
+            return f"recipe.{self.name(key)} = {value}"
+        return f"--set {self.name(key)}={value}"
+
+    def transfer(self, keys: list[str]) -> Source:
+        """The source of the settings of the transfer-set student, whose ``[student.transfer]``
+        section sets ``keys``: they are checked as ``student.KEY``."""
+        return dataclasses.replace(
+            self, renamed=tuple((f"student.{k}", f"student.transfer.{k}") for k in keys)
+        )
+
+
+def _as_source(source: Source | str) -> Source:
+    return source if isinstance(source, Source) else Source(source)
+
+
+def _check_type(value: Any, annotation: Any, key: str, source: Source) -> Any:
     origin = typing.get_origin(annotation)
     if origin in (types.UnionType, typing.Union):
         options = typing.get_args(annotation)
@@ -172,44 +241,165 @@ def _check_type(value: Any, annotation: Any, where: str) -> Any:
         annotation = next(a for a in options if a is not type(None))
     if annotation is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
+    where = f"{source.blame(key)}: {key}"
     if origin is dict and not isinstance(value, dict):
-        raise ConfigError(f"{where}: expected a [{where.rsplit('.', 1)[-1]}] section")
+        raise ConfigError(f"{where}: expected a [{key.rsplit('.', 1)[-1]}] section")
     if annotation in (int, float, str, bool) and (
         not isinstance(value, annotation) or (annotation is int and isinstance(value, bool))
     ):
-        raise ConfigError(f"{where}: expected {annotation.__name__}, got {value!r}")
+        hint = " (a bare word is read as text)" if isinstance(value, str) else ""
+        raise ConfigError(
+            f"{where}: expected {annotation.__name__}, got {value!r}{hint}; {source.fix(key)}"
+        )
+    if annotation is float and not math.isfinite(value):
+        raise ConfigError(f"{where}: expected a finite number, got {value!r}; {source.fix(key)}")
     return value
 
 
-def build_config(cls: type, values: dict[str, Any], where: str) -> Any:
+def build_config(cls: type, values: dict[str, Any], source: Source | str, prefix: str = "") -> Any:
     """A dataclass ``cls`` from plain data, nested sections included; unknown keys and values
-    of the wrong type are errors naming ``where`` and the key."""
+    of the wrong type are errors naming the key (``prefix`` + its name) and blaming its
+    ``source`` (a recipe file's path, or a :class:`Source` that knows the overrides)."""
+    source = _as_source(source)
     hints = typing.get_type_hints(cls)
     known = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(values) - known)
     if unknown:
+        blamed = sorted({source.blame(f"{prefix}{key}") for key in unknown})
+        section = f"{source.path if blamed == [source.path] else ', '.join(blamed)}"
+        where = f"{section}: {prefix.rstrip('.')}" if prefix else section
         raise ConfigError(
             f"{where}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
         )
     kwargs = {}
     for key, value in values.items():
+        dotted = f"{prefix}{key}"
         if dataclasses.is_dataclass(hints[key]):
             if not isinstance(value, dict):
-                raise ConfigError(f"{where}.{key}: expected a [{key}] section")
-            kwargs[key] = build_config(hints[key], value, f"{where}.{key}")
+                raise ConfigError(f"{source.blame(dotted)}: {dotted}: expected a [{key}] section")
+            kwargs[key] = build_config(hints[key], value, source, f"{dotted}.")
         else:
-            kwargs[key] = _check_type(value, hints[key], f"{where}.{key}")
+            kwargs[key] = _check_type(value, hints[key], dotted, source)
     return cls(**kwargs)
 
 
-def recipe_from_dict(values: dict[str, Any], source: str = "<recipe>") -> Recipe:
+def recipe_from_dict(values: dict[str, Any], source: Source | str = "<recipe>") -> Recipe:
     """Build and validate a :class:`Recipe` from plain data."""
+    source = _as_source(source)
     recipe: Recipe = build_config(Recipe, values, source)
     _validate(recipe, source)
     return recipe
 
 
-def _validate(recipe: Recipe, source: str) -> None:
+def validate_recipe(recipe: Recipe, source: Source | str = IN_PYTHON) -> None:
+    """Check every value of ``recipe`` (one built in Python, say) as :func:`load_recipe` does.
+
+    Raises:
+        ConfigError: naming the key, its value and the allowed range.
+    """
+    _validate(recipe, _as_source(source))
+
+
+MAX_SEED = 2**32 - 1  # what every random generator the seeds reach accepts
+
+# a range: a test of a value, and the allowed values in words
+Range = tuple[Callable[[Any], bool], str]
+POSITIVE: Range = (lambda v: v > 0, "> 0")
+NON_NEGATIVE: Range = (lambda v: v >= 0, ">= 0")
+AT_LEAST_ONE: Range = (lambda v: v >= 1, ">= 1")
+SHARE: Range = (lambda v: 0 <= v < 1, "[0, 1)")  # a dropout, a decay
+
+# every number a recipe holds that has a range, with the keys that hold it
+_RANGES: tuple[tuple[Range, tuple[str, ...]], ...] = (
+    ((lambda v: 0 <= v <= MAX_SEED, f"0 to {MAX_SEED}"), ("seed",)),
+    (AT_LEAST_ONE, ("data.num_frames", "teacher.epochs", "teacher.batch_size",
+                    "student.max_length", "student.epochs", "student.batch_size")),
+    (POSITIVE, ("teacher.lr", "teacher.tower_lr", "teacher.transcript_lr", "student.lr",
+                "student.head_lr", "student.temperature")),
+    (NON_NEGATIVE, ("data.demo_unlabelled", "teacher.transcript_tuned_layers",
+                    "teacher.transcript_warmup_epochs", "teacher.video_first_epochs",
+                    "teacher.lambda1", "teacher.min_epochs", "teacher.patience",
+                    "teacher.warmup_epochs", "teacher.weight_decay", "student.min_epochs",
+                    "student.patience", "student.warmup_epochs", "student.weight_decay")),
+    ((lambda v: v >= 0, ">= 0 (0: off)"), ("teacher.grad_clip", "student.grad_clip",
+                                          "student.soft_weight")),
+    (SHARE, ("teacher.transcript_dropout", "teacher.video_dropout", "student.dropout",
+             "student.ema_decay")),
+    ((lambda v: v >= 0, ">= 0 (0: all)"), ("data.unlabelled_limit",)),
+    ((lambda v: v >= 0, ">= 0 (0: every epoch)"), ("student.eval_every",)),
+    ((lambda v: v >= 0, ">= 0 (0: no distillation)"), ("student.lambda2",)),
+    ((lambda v: v >= -1, ">= 0, or -1 (one per CPU core)"), ("data.num_workers",)),
+    ((lambda v: v >= 2, ">= 2"), ("teacher.num_classes",)),
+    ((lambda v: v == 0 or v >= 2, "0 (off) or at least 2"), ("teacher.oof_folds",)),
+)  # fmt: skip
+
+
+def _value(config: Any, key: str) -> Any:
+    """The value of dotted ``key`` in a (nested) config dataclass."""
+    for part in key.split("."):
+        config = getattr(config, part)
+    return config
+
+
+def check_ranges(
+    config: Any, ranges: tuple[tuple[Range, tuple[str, ...]], ...], source: Source
+) -> None:
+    """Check every key of ``ranges`` on ``config`` against its range.
+
+    Raises:
+        ConfigError: the first key out of range, with its value, the allowed range, where the
+            value came from and how to change it.
+    """
+    for (test, allowed), keys in ranges:
+        for key in keys:
+            value = _value(config, key)
+            if not test(value):
+                fix = source.fix(key)
+                raise ConfigError(
+                    f"{source.blame(key)}: {source.name(key)} = {value!r} is out of range; "
+                    f"allowed: {allowed}. {fix[:1].upper()}{fix[1:]}"
+                )
+
+
+def check_seeds(seeds: list[int], where: str = "seeds") -> list[int]:
+    """``seeds`` as given, if they are integers in [0, MAX_SEED], each once.
+
+    A seed given twice would be counted as two independent runs (a zero spread, "better in 2
+    of 2 seeds"), so it is an error, as is a negative one (it would fail after the teacher).
+
+    Raises:
+        ConfigError: naming ``where`` (e.g. ``--seeds``), the seed and the allowed range.
+    """
+    if not seeds:
+        raise ConfigError(f"{where}: give at least one seed")
+    for seed in seeds:
+        if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed <= MAX_SEED:
+            raise ConfigError(
+                f"{where}: seed {seed!r} is out of range; allowed: integers from 0 to {MAX_SEED}"
+            )
+    repeated = sorted({s for s in seeds if seeds.count(s) > 1})
+    if repeated:
+        raise ConfigError(
+            f"{where}: seed(s) {', '.join(map(str, repeated))} given more than once; each seed "
+            "is one independent run, so give each once"
+        )
+    return list(seeds)
+
+
+def check_min_epochs(config: Any, section: str, source: Source) -> None:
+    """``min_epochs <= epochs`` in ``config`` (the teacher or student section ``section``)."""
+    if config.min_epochs > config.epochs:
+        blamed = source.blame_first(f"{section}.epochs", f"{section}.min_epochs")
+        low, high = source.name(f"{section}.min_epochs"), source.name(f"{section}.epochs")
+        raise ConfigError(
+            f"{blamed}: {low} = {config.min_epochs} is more than {high} = {config.epochs}; "
+            f"allowed: 0 <= {low} <= {high} (no early stop before min_epochs, so it cannot "
+            f"exceed the epochs run). Lower {low} (e.g. "
+            f"{source.how_to_set(f'{section}.min_epochs', config.epochs)}) or raise {high}"
+        )
+
+
+def _validate(recipe: Recipe, source: Source) -> None:
     choices = {
         "data.video_policy": (recipe.data.video_policy, ("error", "skip", "blank")),
         "teacher.inputs": (recipe.teacher.inputs, ("both", "video", "transcript")),
@@ -225,70 +415,46 @@ def _validate(recipe: Recipe, source: str) -> None:
     }
     for key, (value, allowed) in choices.items():
         if value not in allowed:
-            raise ConfigError(f"{source}: {key} = {value!r} is not one of {', '.join(allowed)}")
-    positive = {
-        "data.num_frames": recipe.data.num_frames,
-        "teacher.num_classes": recipe.teacher.num_classes - 1,
-        "teacher.epochs": recipe.teacher.epochs,
-        "teacher.batch_size": recipe.teacher.batch_size,
-        "student.epochs": recipe.student.epochs,
-        "student.batch_size": recipe.student.batch_size,
-    }
-    for key, value in positive.items():
-        if value < 1:
-            raise ConfigError(f"{source}: {key} is too small")
-    if not 0 <= recipe.teacher.transcript_dropout < 1:
-        raise ConfigError(f"{source}: teacher.transcript_dropout must be in [0, 1)")
-    if not 0 <= recipe.teacher.video_dropout < 1:
-        raise ConfigError(f"{source}: teacher.video_dropout must be in [0, 1)")
-    if recipe.teacher.transcript_tuned_layers < 0 or recipe.teacher.transcript_lr <= 0:
-        raise ConfigError(
-            f"{source}: teacher.transcript_tuned_layers must be >= 0, transcript_lr > 0"
-        )
+            raise ConfigError(
+                f"{source.blame(key)}: {source.name(key)} = {value!r} is not one of "
+                f"{', '.join(allowed)}"
+            )
+    check_ranges(recipe, _RANGES, source)
+    check_min_epochs(recipe.teacher, "teacher", source)
+    check_min_epochs(recipe.student, "student", source)
+    clip_only = ("teacher.transcript_tuned_layers", "teacher.transcript_pooling")
     if recipe.teacher.transcript_encoder == "clip" and (
         recipe.teacher.transcript_tuned_layers or recipe.teacher.transcript_pooling != "mean"
     ):
         raise ConfigError(
-            f"{source}: teacher.transcript_tuned_layers and transcript_pooling apply to a "
-            'pretrained transcript encoder; set teacher.transcript_encoder (e.g. "minilm")'
+            f"{source.blame_first(*clip_only)}: teacher.transcript_tuned_layers "
+            "and transcript_pooling apply to a pretrained transcript encoder; set "
+            'teacher.transcript_encoder (e.g. "minilm")'
         )
-    if recipe.teacher.video_first_epochs < 0 or recipe.teacher.transcript_warmup_epochs < 0:
-        raise ConfigError(
-            f"{source}: teacher.video_first_epochs and transcript_warmup_epochs must be >= 0"
-        )
-    if recipe.teacher.warmup_epochs < 0:
-        raise ConfigError(f"{source}: teacher.warmup_epochs must be >= 0")
-    if recipe.student.warmup_epochs < 0:
-        raise ConfigError(f"{source}: student.warmup_epochs must be >= 0")
-    if not 0 <= recipe.student.ema_decay < 1:
-        raise ConfigError(f"{source}: student.ema_decay must be in [0, 1)")
-    if recipe.student.soft_weight < 0 or recipe.student.temperature <= 0:
-        raise ConfigError(f"{source}: student.soft_weight must be >= 0, temperature > 0")
-    if recipe.teacher.oof_folds == 1 or recipe.teacher.oof_folds < 0:
-        raise ConfigError(f"{source}: teacher.oof_folds is 0 (off) or at least 2")
-    if recipe.data.unlabelled_limit < 0 or recipe.data.demo_unlabelled < 0:
-        raise ConfigError(f"{source}: data.unlabelled_limit and data.demo_unlabelled must be >= 0")
-    if recipe.teacher.lambda1 < 0 or recipe.student.lambda2 < 0:
-        raise ConfigError(f"{source}: lambda1 and lambda2 must be >= 0")
     if recipe.student.transfer:
         _validate_transfer(recipe, source)
 
 
-def _validate_transfer(recipe: Recipe, source: str) -> None:
+def _validate_transfer(recipe: Recipe, source: Source) -> None:
     """``[student.transfer]``: known keys of the right type, and the settings they make pass
     every check the ``[student]`` ones do (run after those, so an error is named by its
     section). The checked values (an int given for a float becomes a float) are kept."""
     transfer = recipe.student.transfer
-    where = f"{source}: student.transfer"
     if "transfer" in transfer:
-        raise ConfigError(f"{where}: cannot hold another [transfer] section")
-    student = build_config(StudentConfig, {**recipe.student.settings(), **transfer}, where)
+        raise ConfigError(
+            f"{source.blame('student.transfer.transfer')}: student.transfer cannot hold "
+            "another [transfer] section"
+        )
+    student = build_config(
+        StudentConfig, {**recipe.student.settings(), **transfer}, source, "student.transfer."
+    )
     if "lambda2" in transfer and student.lambda2 <= 0:
         raise ConfigError(
-            f"{where}.lambda2 must be > 0: the transfer-set clips learn through the "
-            "distillation term alone"
+            f"{source.blame('student.transfer.lambda2')}: student.transfer.lambda2 = "
+            f"{student.lambda2!r} is out of range; allowed: > 0 (the transfer-set clips learn "
+            "through the distillation term alone)"
         )
-    _validate(dataclasses.replace(recipe, student=student), f"{source} [student.transfer]")
+    _validate(dataclasses.replace(recipe, student=student), source.transfer(list(transfer)))
     recipe.student.transfer = {key: getattr(student, key) for key in transfer}
 
 
@@ -301,7 +467,7 @@ def load_recipe(
     ``data.path="x"``; bare words are taken as strings).
     """
     values, path = read_toml(name_or_path or "demo", overrides)
-    return recipe_from_dict(values, str(path))
+    return recipe_from_dict(values, Source.of_recipe(path, overrides))
 
 
 def read_toml(name_or_path: str | Path, overrides: list[str] | None = None) -> tuple[dict, Path]:

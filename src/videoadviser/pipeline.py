@@ -30,7 +30,8 @@ from typing import Any
 
 import numpy as np
 
-from videoadviser.config import Recipe
+from videoadviser.config import Recipe, check_seeds, validate_recipe
+from videoadviser.data.clips import videos_fingerprint
 from videoadviser.data.dataset import SentimentDataset, load_dataset
 from videoadviser.data.demo import (
     DEMO_ROOT,
@@ -150,10 +151,16 @@ def prepare_transfer(
     return transfer
 
 
+def clips_videos(records: list[ClipRecord]) -> str:
+    """The fingerprint of the videos of ``records`` (size and modification time of each), so
+    that a stage that read them is not reused after one is replaced or edited."""
+    return videos_fingerprint((r.uid, r.video_path) for r in records)
+
+
 def teacher_stamp(recipe: Recipe, dataset: SentimentDataset) -> dict[str, Any]:
     """What a teacher stage depends on: the teacher recipe (out-of-fold targets included: they
-    rewrite its predictions file), the seed, frame sampling, the labelled clips, the precision
-    it runs in and the number of processes (the batch a step sees)."""
+    rewrite its predictions file), the seed, frame sampling, the labelled clips and their
+    videos, the precision it runs in and the number of processes (the batch a step sees)."""
     return make_stamp(
         seed=recipe.seed,
         teacher=asdict(recipe.teacher),
@@ -161,9 +168,13 @@ def teacher_stamp(recipe: Recipe, dataset: SentimentDataset) -> dict[str, Any]:
         processes=process_state().num_processes,
         frames={"num_frames": recipe.data.num_frames, "video_policy": recipe.data.video_policy},
         dataset=records_fingerprint(dataset.records),
+        videos=clips_videos(dataset.records),
     )
 
 
+# in a teacher stage: what each transfer clip's r_T was predicted from (a changed clip is
+# predicted again)
+TRANSFER_INPUTS_FILE = "transfer_inputs.json"
 DISTILLATION_ONLY = ("lambda2", "distill_loss", "soft_weight", "temperature")
 
 
@@ -176,7 +187,8 @@ def student_stamp(
 ) -> dict[str, Any]:
     """What a student stage depends on: the student recipe, lambda2, the seed, the labelled
     clips, the precision and the number of processes, and, when it distils, the teacher's
-    stamp and the transfer set (the baseline's stamp leaves every distillation setting out)."""
+    stamp and the transfer set with its videos (the baseline's stamp leaves every
+    distillation setting out)."""
     distils = lambda2 > 0
     settings = recipe.student.resolved(with_transfer_set=distils and transfer is not None)
     student = settings.settings()
@@ -190,7 +202,12 @@ def student_stamp(
         processes=process_state().num_processes,
         dataset=records_fingerprint(dataset.records),
         teacher=teacher["hash"] if distils and teacher is not None else None,
-        transfer=records_fingerprint(transfer.records) if distils and transfer else None,
+        transfer={
+            "clips": records_fingerprint(transfer.records),
+            "videos": clips_videos(transfer.records),
+        }
+        if distils and transfer
+        else None,
     )
 
 
@@ -257,7 +274,12 @@ def teacher_stage(
     if transfer is not None:
         started = time.perf_counter()
         added = add_transfer_predictions(
-            predictions, folder / "teacher" / "best", transfer, recipe, progress
+            predictions,
+            folder / "teacher" / "best",
+            transfer,
+            recipe,
+            progress,
+            inputs_file=folder / "teacher" / TRANSFER_INPUTS_FILE,
         )
         timings["teacher_unlabelled"] = time.perf_counter() - started
         logger.info("teacher labelled %d unlabelled clips", added)
@@ -416,7 +438,9 @@ def run_experiment(
     Re-run on the same ``out_dir``, finished stages are reused and an interrupted one resumes;
     a stage made by another recipe or data stops the run, unless ``overwrite`` (retrain it).
     """
-    seeds = seeds or [recipe.seed]
+    # every value is checked before any work: a bad one costs nothing and leaves nothing
+    validate_recipe(recipe)
+    seeds = check_seeds(seeds or [recipe.seed])
     out = Path(out_dir) if out_dir else default_run_dir(recipe.name)
     started = time.perf_counter()
     dataset = prepare_dataset(recipe, progress)

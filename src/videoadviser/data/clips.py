@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +34,21 @@ def file_stamp(path: str) -> str:
     """A video file's size and modification time: a changed file gets a new cache entry."""
     stat = Path(path).stat()
     return f"{stat.st_size}-{stat.st_mtime_ns}"
+
+
+def video_stamp(path: str | Path | None) -> str:
+    """:func:`file_stamp` of a clip's video, or ``-`` for a clip without one."""
+    return file_stamp(str(path)) if path is not None and Path(path).is_file() else "-"
+
+
+def videos_fingerprint(videos: Iterable[tuple[str, str | Path | None]]) -> str:
+    """A short hash of the :func:`video_stamp` of each ``(clip name, video path)``, in order:
+    a video replaced, edited, added or removed changes it. Only ``stat`` is called, so it
+    stays cheap on thousands of clips (a stage's stamp holds it)."""
+    digest = hashlib.sha256()
+    for name, path in videos:
+        digest.update(f"{name}:{video_stamp(path)}".encode())
+    return digest.hexdigest()[:16]
 
 
 def default_workers(workers: int) -> int:

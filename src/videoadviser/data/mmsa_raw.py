@@ -11,7 +11,6 @@ the file and the CSV line.
 
 from __future__ import annotations
 
-import csv
 import functools
 import io
 from collections.abc import Callable
@@ -23,6 +22,7 @@ from videoadviser.data.records import (
     check_unique_ids,
     is_plain_name,
     join_problems,
+    numbered_rows,
     parse_label,
 )
 from videoadviser.errors import DataError
@@ -102,8 +102,7 @@ def read_records(
             that ``convert`` refuses (all of them, in one message), no rows, duplicate ids.
     """
     with io.StringIO(read_user_text(path), newline="") as handle:
-        reader = csv.DictReader(handle)
-        columns = list(reader.fieldnames or [])
+        columns, rows = numbered_rows(handle)
         missing = [c for c in required if c not in columns]
         if missing:
             raise DataError(
@@ -113,8 +112,8 @@ def read_records(
         records: list[ClipRecord] = []
         wheres: list[str] = []
         problems: list[str] = []
-        for row in reader:
-            where = f"{path}:{reader.line_num}"
+        for line, row in rows:
+            where = f"{path}:{line}"
             try:
                 records.append(convert(row, where, columns))
                 wheres.append(where)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TextIO
 
 from videoadviser.errors import DataError
 
@@ -103,3 +106,54 @@ def records_fingerprint(records: list[ClipRecord]) -> str:
         label = None if math.isnan(r.label) else r.label
         digest.update(json.dumps([r.uid, r.split, label, r.text, r.has_video]).encode())
     return digest.hexdigest()[:16]
+
+
+class _EditorLines:
+    """The lines a csv reader reads from a file opened with ``newline=""``, with the number an
+    editor, ``wc -l`` and ``grep -n`` give them: only ``\\n`` (or ``\\r\\n``) ends a line,
+    or a lone ``\\r`` that ends a row (a file with old Mac line ends); a ``\\r`` inside quoted
+    text does not, though Python hands it over as a line of its own."""
+
+    def __init__(self, handle: TextIO) -> None:
+        self.handle = handle
+        self.line = 1  # the line the next piece starts on
+        self.pieces: list[tuple[int, str]] = []  # (line, text) read since the last row
+
+    def __iter__(self) -> _EditorLines:
+        return self
+
+    def __next__(self) -> str:
+        piece = next(self.handle)
+        self.pieces.append((self.line, piece))
+        self.line += piece.count("\n")
+        return piece
+
+    def row_start(self) -> int:
+        """The line on which the row just read began (blank lines before it skipped)."""
+        lone_crs = 0  # blank lines before the row ended by a lone CR: they count
+        start = self.line
+        for line, piece in self.pieces:
+            if piece.strip("\r\n"):
+                start = line + lone_crs
+                break
+            lone_crs += piece == "\r"
+        last = self.pieces[-1][1] if self.pieces else ""
+        self.line += lone_crs + (last.endswith("\r") and bool(last.strip("\r\n")))
+        self.pieces.clear()
+        return start
+
+
+def numbered_rows(handle: TextIO) -> tuple[list[str], Iterator[tuple[int, dict[str, str | None]]]]:
+    """A CSV file's columns and its rows (as :class:`csv.DictReader` gives them), each with
+    the line it starts on as an editor numbers lines (a row whose quoted text holds line
+    breaks starts where its first field is). ``handle`` is opened with ``newline=""``."""
+    lines = _EditorLines(handle)
+    reader = csv.DictReader(lines)
+    columns = list(reader.fieldnames or [])
+    lines.row_start()  # the header
+
+    def rows() -> Iterator[tuple[int, dict[str, str | None]]]:
+        for row in reader:
+            yield lines.row_start(), row
+
+    return columns, rows()

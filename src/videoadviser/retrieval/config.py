@@ -13,7 +13,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from videoadviser.config import build_config, read_toml
+from videoadviser.config import (
+    AT_LEAST_ONE,
+    NON_NEGATIVE,
+    POSITIVE,
+    SHARE,
+    Range,
+    Source,
+    build_config,
+    check_ranges,
+    check_seeds,
+    read_toml,
+)
 from videoadviser.errors import ConfigError
 from videoadviser.retrieval.teacher import RetrievalTeacherConfig
 from videoadviser.retrieval.trainer import RetrievalTraining
@@ -65,22 +76,47 @@ def load_retrieval_recipe(
 ) -> RetrievalRecipe:
     """Load a retrieval recipe by packaged name (``retrieval``) or path, with overrides."""
     values, path = read_toml(name_or_path or "retrieval", overrides)
+    source = Source.of_recipe(path, overrides)
     seeds = values.pop("seeds", None)
-    recipe: RetrievalRecipe = build_config(RetrievalRecipe, values, str(path))
+    recipe: RetrievalRecipe = build_config(RetrievalRecipe, values, source)
     if seeds is not None:
-        if (
-            not isinstance(seeds, list)
-            or not seeds
-            or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds)
-        ):
-            raise ConfigError(f"{path}: seeds must be a non-empty list of integers")
-        recipe.seeds = seeds
-    if recipe.data.folds < 2 and not recipe.data.folds_file:
-        raise ConfigError(f"{path}: data.folds must be at least 2")
-    if not 0 < recipe.data.valid_share < 1:
-        raise ConfigError(f"{path}: data.valid_share must be in (0, 1)")
-    if recipe.distill.lambda_distill <= 0 or recipe.distill.temperature <= 0:
-        raise ConfigError(f"{path}: distill.lambda_distill and distill.temperature must be > 0")
-    if recipe.model.lambda_distill != 0:
-        raise ConfigError(f"{path}: set the distillation weight in [distill], not [model]")
+        if not isinstance(seeds, list):
+            raise ConfigError(f"{source.blame('seeds')}: seeds must be a list of integers")
+        recipe.seeds = check_seeds(seeds, f"{source.blame('seeds')}: seeds")
+    validate_retrieval_recipe(recipe, source)
     return recipe
+
+
+# every number a retrieval recipe holds that has a range, with the keys that hold it
+_RANGES: tuple[tuple[Range, tuple[str, ...]], ...] = (
+    (AT_LEAST_ONE, ("data.demo_clips_per_class", "teacher.num_frames", "teacher.epochs",
+                    "teacher.batch_size", "model.hidden", "model.dim", "model.epochs",
+                    "model.batch_size")),
+    (POSITIVE, ("teacher.lr", "teacher.tower_lr", "model.lr", "distill.lambda_distill",
+                "distill.temperature")),
+    (NON_NEGATIVE, ("teacher.patience", "teacher.weight_decay", "model.patience",
+                    "model.weight_decay", "model.margin", "model.triplet_weight")),
+    (SHARE, ("model.dropout",)),
+    ((lambda v: 0 < v < 1, "(0, 1)"), ("data.valid_share",)),
+)  # fmt: skip
+
+
+def validate_retrieval_recipe(recipe: RetrievalRecipe, source: Source | None = None) -> None:
+    """Check every value of a retrieval recipe (seeds included) before any work starts.
+
+    Raises:
+        ConfigError: naming the key, its value, the allowed range and where it came from.
+    """
+    source = source or Source("the retrieval recipe")
+    check_seeds(recipe.seeds, f"{source.blame('seeds')}: seeds")
+    if recipe.data.folds < 2 and not recipe.data.folds_file:
+        raise ConfigError(
+            f"{source.blame('data.folds')}: data.folds = {recipe.data.folds} is out of range; "
+            "allowed: at least 2 (or a data.folds_file)"
+        )
+    check_ranges(recipe, _RANGES, source)
+    if recipe.model.lambda_distill != 0:
+        raise ConfigError(
+            f"{source.blame('model.lambda_distill')}: set the distillation weight in "
+            "[distill], not [model]"
+        )

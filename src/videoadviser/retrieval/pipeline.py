@@ -36,11 +36,11 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from videoadviser.data.clips import file_stamp
+from videoadviser.data.clips import videos_fingerprint
 from videoadviser.errors import ConfigError
 from videoadviser.evaluation.metrics import average_precisions
 from videoadviser.evaluation.significance import aso_epsilon_min, paired_bootstrap
-from videoadviser.retrieval.config import RetrievalRecipe
+from videoadviser.retrieval.config import RetrievalRecipe, validate_retrieval_recipe
 from videoadviser.retrieval.demo import PACKED_FILE, VIDEOS_DIR, VegasDemoConfig, make_vegas_demo
 from videoadviser.retrieval.teacher import (
     TEACHER_FILE,
@@ -137,11 +137,7 @@ def _data_stamp(
 
 def _videos_stamp(data: RetrievalSet, videos: Path) -> str:
     """Size and modification time of every clip's video (a changed video is a change)."""
-    digest = hashlib.sha256()
-    for clip_id in data.clip_ids:
-        path = videos / f"{clip_id}.mp4"
-        digest.update(f"{clip_id}:{file_stamp(str(path)) if path.is_file() else '-'}".encode())
-    return digest.hexdigest()[:16]
+    return videos_fingerprint((c, videos / f"{c}.mp4") for c in data.clip_ids)
 
 
 def teacher_stage(
@@ -304,6 +300,7 @@ def run_retrieval(
     Runs single-threaded (the models are small: a second thread costs more than it gives on a
     CPU); the caller's thread count is restored afterwards.
     """
+    validate_retrieval_recipe(recipe)  # before any work: a bad value costs nothing
     with torch_threads(1):
         return _run_retrieval(recipe, out_dir, teacher_outputs, progress, overwrite)
 

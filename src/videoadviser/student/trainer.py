@@ -11,7 +11,6 @@ weight average come from the engine the teacher uses (:mod:`videoadviser.utils.e
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import io
 import logging
@@ -29,9 +28,15 @@ from tqdm.auto import tqdm
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from videoadviser import __version__
-from videoadviser.config import Recipe, StudentConfig
+from videoadviser.config import Recipe, StudentConfig, validate_recipe
 from videoadviser.data.dataset import SentimentDataset
-from videoadviser.data.records import SPLITS, ClipRecord, records_fingerprint
+from videoadviser.data.records import (
+    SPLITS,
+    ClipRecord,
+    join_problems,
+    numbered_rows,
+    records_fingerprint,
+)
 from videoadviser.data.tokens import tokenize
 from videoadviser.data.unlabelled import UNLABELLED, TransferSet, check_no_overlap
 from videoadviser.distillation.losses import student_loss
@@ -88,6 +93,12 @@ class TeacherTargets:
     logits: torch.Tensor | None
 
 
+# |r_T| above this is no sentiment prediction: labels lie in [-3, 3] and a trained teacher's
+# r_T stays near them (the expectation head within them), so the file is damaged or the teacher
+# diverged
+R_T_LIMIT = 10.0
+
+
 def read_teacher_predictions(
     path: str | Path, records: list[ClipRecord], what: str = "training clips"
 ) -> TeacherTargets:
@@ -95,34 +106,53 @@ def read_teacher_predictions(
     ``teacher_predictions.csv``.
 
     Raises:
-        DataError: the file is missing, lacks columns, has a non-finite r_T or lacks clips
-            (naming the first and the command that writes them).
+        DataError: the file is missing or lacks columns; rows (all of them, by line and uid)
+            with a uid given twice, an r_T or logit that is not a finite number, or an r_T
+            outside [-R_T_LIMIT, R_T_LIMIT]; clips without a row (naming the first and the
+            command that writes them).
     """
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: no teacher predictions; run `videoadviser teacher predict` first")
     values: dict[str, float] = {}
     logits: dict[str, list[float]] = {}
+    lines: dict[str, int] = {}
+    problems: list[str] = []
     with io.StringIO(read_user_text(path), newline="") as handle:
-        reader = csv.DictReader(handle)
-        columns = reader.fieldnames or []
+        columns, rows = numbered_rows(handle)
         if not {"uid", "r_T"} <= set(columns):
-            raise DataError(f"{path}: needs columns uid and r_T; found {reader.fieldnames}")
+            raise DataError(f"{path}: needs columns uid and r_T; found {columns}")
         logit_columns = sorted(
-            (c for c in columns if c.startswith("logit_")), key=lambda c: int(c[6:])
+            (c for c in columns if c.startswith("logit_") and c[6:].isdigit()),
+            key=lambda c: int(c[6:]),
         )
-        for row in reader:
-            try:
-                value = float(row["r_T"])
-            except ValueError:
-                value = math.nan
-            if not math.isfinite(value):
-                raise DataError(
-                    f"{path}:{reader.line_num}: r_T {row['r_T']!r} is not a finite number"
+        for line, row in rows:
+            uid = row["uid"] or ""
+            where = f"{path}:{line} (uid {uid!r})"
+            if uid in lines:
+                problems.append(
+                    f"{where}: a second row for this clip (the first is line {lines[uid]}); "
+                    "give each clip one r_T"
                 )
-            values[row["uid"]] = value
-            if logit_columns:
-                logits[row["uid"]] = [float(row[c]) for c in logit_columns]
+                continue
+            lines[uid] = line
+            try:
+                value = _finite(row["r_T"], "r_T", where)
+                if abs(value) > R_T_LIMIT:
+                    raise DataError(
+                        f"{where}: r_T {value:g} is outside [-{R_T_LIMIT:g}, {R_T_LIMIT:g}]; "
+                        "labels lie in [-3, 3], so the file is damaged or its teacher diverged"
+                    )
+                values[uid] = value
+                if logit_columns:
+                    logits[uid] = [_finite(row[c], c, where) for c in logit_columns]
+            except DataError as error:
+                problems.append(str(error))
+    if problems:
+        raise DataError(
+            join_problems(f"bad rows in {path}", problems)
+            + "\nWrite the file again with `videoadviser teacher predict`."
+        )
     missing = [r.uid for r in records if r.uid not in values]
     if missing:
         unlabelled = any(r.split == UNLABELLED for r in records)
@@ -141,6 +171,17 @@ def read_teacher_predictions(
         if logits
         else None,
     )
+
+
+def _finite(raw: str | None, column: str, where: str) -> float:
+    """The number in a predictions cell, or a :class:`DataError` naming ``where``."""
+    try:
+        value = float(raw or "nan")
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        raise DataError(f"{where}: {column} {raw!r} is not a finite number")
+    return value
 
 
 class Encoded:
@@ -270,6 +311,12 @@ def train_student(
     part-way continues from it when the configuration and the targets are the same, and gives
     the result an uninterrupted run gives; ``last/`` is removed once the stage is finished.
     """
+    validate_recipe(recipe)  # every value, before any work
+    if lambda2 is not None and not 0 <= lambda2 < math.inf:
+        raise ConfigError(
+            f"lambda2 = {lambda2!r} is out of range; allowed: a number >= 0 (0: the "
+            "no-distillation baseline)"
+        )
     weight = recipe.student.resolved(transfer is not None).lambda2 if lambda2 is None else lambda2
     with_pool = transfer is not None and weight > 0  # else the transfer set is not read
     cfg: StudentConfig = recipe.student.resolved(with_transfer_set=with_pool)

@@ -10,6 +10,8 @@ the teacher.
 from __future__ import annotations
 
 import csv
+import hashlib
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,7 @@ import numpy as np
 from accelerate import Accelerator
 
 from videoadviser.config import Recipe
+from videoadviser.data.clips import video_stamp
 from videoadviser.data.dataset import SentimentDataset
 from videoadviser.data.frames import FrameSampling
 from videoadviser.data.records import SPLITS, ClipRecord
@@ -35,7 +38,7 @@ from videoadviser.teacher.trainer import (
     train_teacher,
     write_predictions,
 )
-from videoadviser.utils.io import check_output_file
+from videoadviser.utils.io import check_output_file, read_json, write_json
 from videoadviser.utils.runtime import make_accelerator, run_on_main
 
 PREDICT_CHUNK = 2048  # clips decoded and held in memory at a time when predicting
@@ -124,21 +127,40 @@ def add_transfer_predictions(
     transfer: TransferSet,
     recipe: Recipe,
     progress: bool = True,
+    inputs_file: str | Path | None = None,
 ) -> int:
     """Add the r_T of every ``transfer`` clip that ``predictions_file`` lacks; return how many.
 
-    The file is rewritten atomically with its old rows first. The teacher runs only on the
-    missing clips, so a pool grown later costs only its new clips.
+    With an ``inputs_file`` (JSON: each transfer clip's :func:`clip_input_stamp` when it was
+    predicted) a clip whose transcript or video changed since, or that it does not record, is
+    predicted again: its old row would be a stale target. The file is rewritten atomically
+    with its old rows first. The teacher runs only on the clips to predict, so a pool grown
+    later costs only its new clips.
     """
     with open(predictions_file, newline="", encoding="utf-8") as handle:
         rows: list[dict[str, Any]] = list(csv.DictReader(handle))
+    current = {r.uid: clip_input_stamp(r) for r in transfer.records}
+    made_from: dict[str, str] = {}
+    if inputs_file is not None:
+        made_from = read_json(inputs_file) if Path(inputs_file).is_file() else {}
+        stale = {uid for uid, stamp in current.items() if made_from.get(uid) != stamp}
+        rows = [r for r in rows if not (r.get("split") == UNLABELLED and r["uid"] in stale)]
     known = {row["uid"] for row in rows}
     todo = [r for r in transfer.records if r.uid not in known]
     if todo:
         loaded = _load_for_prediction(teacher_dir, recipe)
         rows.extend(_predict_records(loaded, todo, UNLABELLED, progress))
         run_on_main(write_predictions, predictions_file, rows)
+    if inputs_file is not None and any(made_from.get(u) != s for u, s in current.items()):
+        run_on_main(write_json, inputs_file, {**made_from, **current})
     return len(todo)
+
+
+def clip_input_stamp(record: ClipRecord) -> str:
+    """A short hash of what the teacher reads of one clip: its transcript and its video's
+    size and modification time."""
+    text = json.dumps([record.text, video_stamp(record.video_path)])
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 @dataclass

@@ -31,7 +31,7 @@ from transformers import (
 )
 
 from videoadviser import __version__
-from videoadviser.config import DataConfig, Recipe, TeacherConfig
+from videoadviser.config import DataConfig, Recipe, TeacherConfig, validate_recipe
 from videoadviser.data.clips import ClipFrames, decode_into_cache
 from videoadviser.data.dataset import SentimentDataset
 from videoadviser.data.frames import FrameSampling, normalize_pixels
@@ -611,6 +611,7 @@ def train_teacher(
     Returns:
         ``{"metrics": {split: MMSA metrics}, "best_epoch": int, "epochs_run": int, ...}``.
     """
+    validate_recipe(recipe)  # every value, before any work
     cfg = recipe.teacher
     out_dir = Path(out_dir)
     seed_everything(recipe.seed)
