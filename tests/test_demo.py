@@ -22,7 +22,7 @@ from videoadviser.data.demo import (
 )
 from videoadviser.data.frames import decode_frames
 from videoadviser.data.render import FaceIdentity, render_clip
-from videoadviser.errors import DataError
+from videoadviser.errors import ConfigError, DataError
 
 
 def _rows(path: Path, name: str = "label.csv") -> list[dict[str, str]]:
@@ -86,8 +86,11 @@ def test_reuse_and_refuse_foreign_folder(
     foreign = tmp_path / "foreign"
     foreign.mkdir()
     (foreign / "notes.txt").write_text("mine")
-    with pytest.raises(DataError, match="--overwrite"):
-        make_demo_dataset(foreign, tiny_demo_config, progress=False)
+    for overwrite in (False, True):  # a user's file: never replaced, and no flag suggested
+        with pytest.raises(ConfigError, match="did not write: .*notes.txt") as refused:
+            make_demo_dataset(foreign, tiny_demo_config, progress=False, overwrite=overwrite)
+        assert "--overwrite" not in str(refused.value)
+        assert (foreign / "notes.txt").read_text() == "mine"
 
 
 def test_default_sizes_and_class_mix() -> None:

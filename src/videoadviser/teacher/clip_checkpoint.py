@@ -148,7 +148,7 @@ def build_random_clip(architecture: str, folder: str | Path, seed: int = 0) -> P
         torch.manual_seed(seed)
         model = CLIPModel(clip_config(architecture))
     tokenizer = build_clip_tokenizer()
-    with staged_folder(folder) as staging:
+    with staged_folder(folder, "random CLIP checkpoint") as staging:
         model.save_pretrained(staging)
         tokenizer.save_pretrained(staging)
     return folder

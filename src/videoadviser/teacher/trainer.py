@@ -95,6 +95,7 @@ DATA_LOGISTICS = ("path", "raw_root", "make_demo", "unlabelled", "unlabelled_lim
                   "demo_unlabelled", "demo_profile", "num_workers")  # fmt: skip
 PREDICT_BATCH_SIZE = 64  # clips per forward pass when predicting
 TRANSCRIPT_ENCODER_DIR = "transcript_encoder"  # in a checkpoint: the encoder's config + tokenizer
+TEACHER_KIND = "teacher checkpoint"  # its folders' kind (best/, last/)
 
 
 # -- building ----------------------------------------------------------------------------------
@@ -539,7 +540,9 @@ def save_teacher(
         if teacher.transcript is not None:
             teacher.transcript.encoder.config.save_pretrained(staged / TRANSCRIPT_ENCODER_DIR)
 
-    save_checkpoint(folder, teacher.state_dict(), config, extra=write_extra, **extra)
+    save_checkpoint(
+        folder, teacher.state_dict(), config, extra=write_extra, kind=TEACHER_KIND, **extra
+    )
 
 
 def load_teacher(
@@ -699,14 +702,28 @@ def train_teacher(
                 )
             losses.append(loss.item())
             parts.append(loss_parts)
-            check_finite(losses[-1], "the training loss", stage, epoch + 1, step, kept(out_dir))
+            check_finite(
+                losses[-1],
+                "the training loss",
+                stage,
+                epoch + 1,
+                step,
+                kept(out_dir, selection.best_epoch),
+            )
             optimizer.zero_grad(set_to_none=True)
             accelerator.backward(loss)
             clip_gradients(accelerator, model, cfg.grad_clip)
             optimizer.step()
         predictions, _ = run_teacher(model, valid, sampling, cfg.batch_size * 2, accelerator)
         valid_mae = float(np.mean(np.abs(predictions - valid.labels.numpy())))
-        check_finite(valid_mae, "the validation MAE", stage, epoch + 1, step, kept(out_dir))
+        check_finite(
+            valid_mae,
+            "the validation MAE",
+            stage,
+            epoch + 1,
+            step,
+            kept(out_dir, selection.best_epoch),
+        )
         state["epoch"] = epoch + 1
         state["history"].append(
             {
