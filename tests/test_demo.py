@@ -22,7 +22,7 @@ from videoadviser.data.demo import (
 )
 from videoadviser.data.frames import decode_frames
 from videoadviser.data.render import FaceIdentity, render_clip
-from videoadviser.errors import ConfigError, DataError
+from videoadviser.errors import ConfigError
 
 
 def _rows(path: Path, name: str = "label.csv") -> list[dict[str, str]]:

@@ -6,7 +6,8 @@ import argparse
 import json
 import logging
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from videoadviser import __version__
@@ -108,6 +109,22 @@ def _claim_stage(args: argparse.Namespace, stamp: dict[str, object]) -> dict[str
     return None
 
 
+@contextmanager
+def _unclaimed_if_refused(out: Path, existed: bool) -> Iterator[None]:
+    """A stage that stops before it wrote anything but its stamp (its inputs refused) leaves
+    ``out`` as it found it: a refused command writes nothing."""
+    from videoadviser.utils.stage import STAMP_FILE
+
+    try:
+        yield
+    except BaseException:
+        if out.is_dir() and [p.name for p in out.iterdir()] == [STAMP_FILE]:
+            (out / STAMP_FILE).unlink()
+            if not existed:
+                out.rmdir()
+        raise
+
+
 def _cmd_teacher_train(args: argparse.Namespace) -> int:
     from videoadviser.pipeline import prepare_dataset, teacher_stamp
     from videoadviser.teacher.trainer import train_teacher
@@ -116,11 +133,13 @@ def _cmd_teacher_train(args: argparse.Namespace) -> int:
     check_folder_path(args.out)
     recipe = _recipe(args)
     dataset = prepare_dataset(recipe, progress=not args.quiet)
+    existed = args.out.exists()
     metrics = _claim_stage(args, teacher_stamp(recipe, dataset))
     if metrics is None:
-        result = train_teacher(
-            recipe, dataset, args.out, progress=not args.quiet, resume=not args.restart
-        )
+        with _unclaimed_if_refused(args.out, existed):
+            result = train_teacher(
+                recipe, dataset, args.out, progress=not args.quiet, resume=not args.restart
+            )
         metrics = {"best_epoch": result["best_epoch"], "metrics": result["metrics"]}
     print(json.dumps(metrics, indent=2))
     print(f"teacher checkpoint: {args.out / 'best'}")
@@ -164,18 +183,20 @@ def _cmd_student_train(args: argparse.Namespace) -> int:
                 + (f"; {given} is not a file" if given is not None else "")
             )
         teacher = {"hash": hashlib.sha256(given.read_bytes()).hexdigest()[:16]}
+    existed = args.out.exists()
     metrics = _claim_stage(args, student_stamp(recipe, dataset, lambda2, teacher, transfer))
     if metrics is None:
-        result = train_student(
-            recipe,
-            dataset,
-            args.out,
-            args.teacher_predictions,
-            args.lambda2,
-            not args.quiet,
-            transfer=transfer,
-            resume=not args.restart,
-        )
+        with _unclaimed_if_refused(args.out, existed):
+            result = train_student(
+                recipe,
+                dataset,
+                args.out,
+                args.teacher_predictions,
+                args.lambda2,
+                not args.quiet,
+                transfer=transfer,
+                resume=not args.restart,
+            )
         metrics = {"best_epoch": result["best_epoch"], "metrics": result["metrics"]}
     print(json.dumps(metrics, indent=2))
     print(f"exported student: {args.out / 'best'}")
@@ -476,7 +497,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="train the CLIP-based teacher (step 1)",
         description="Train the teacher on the train split, select on validation MAE, write "
         "OUT/best (safetensors + JSON + tokenizer), metrics.json and history.csv. An interrupted "
-        "run continues from OUT/last unless --restart.",
+        "run continues from OUT/last unless --restart. OUT is stamped as `run` stamps its "
+        "teacher (stage.json): the same command again reuses a finished teacher, other "
+        "settings stop unless --overwrite.",
     )
     _add_recipe_options(t_train)
     t_train.add_argument("--out", type=Path, default=Path("runs/teacher"), help="output folder")
@@ -509,7 +532,9 @@ def build_parser() -> argparse.ArgumentParser:
         "predictions CSV; with --unlabelled, the transfer set's clips add the distillation term "
         "alone. --lambda2 0 trains the no-distillation baseline. OUT/best is a plain "
         "transformers model (AutoModelForSequenceClassification, one regression output). An "
-        "interrupted run continues from OUT/last (its last validation) unless --restart.",
+        "interrupted run continues from OUT/last (its last validation) unless --restart. OUT "
+        "is stamped as `run` stamps its students: the same command again reuses a finished "
+        "student, other settings stop unless --overwrite.",
     )
     _add_recipe_options(s_train, unlabelled=True)
     s_train.add_argument(
