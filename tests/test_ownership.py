@@ -9,10 +9,13 @@ import pytest
 from videoadviser.errors import ConfigError
 from videoadviser.utils.io import staged_folder, write_json
 from videoadviser.utils.ownership import (
+    ONNX_EXPORT,
     STAGE_LAYOUT,
+    TEACHER_CHECKPOINT,
     check_folder_path,
     check_replaceable,
     foreign_files,
+    read_manifest,
 )
 from videoadviser.utils.stage import STAMP_FILE, claim_stage, make_stamp
 
@@ -31,7 +34,7 @@ def test_a_product_is_replaced_only_by_its_kind_and_only_while_it_holds_nothing_
     _product(best)
     _product(best, content=b"again")  # its own product, same kind: replaced
     assert (best / "model.safetensors").read_bytes() == b"again"
-    with pytest.raises(ConfigError, match="holds a checkpoint, not a ONNX export"):
+    with pytest.raises(ConfigError, match="holds a checkpoint, not an ONNX export"):
         check_replaceable(best, "ONNX export")
     (best / "sub" / "notes.txt").write_bytes(b"mine\n")
     with pytest.raises(ConfigError, match=r"did not write: .*best/sub/notes\.txt") as refused:
@@ -120,3 +123,25 @@ def test_overwrite_replaces_the_stages_own_files_only_of_the_same_kind(tmp_path:
     with pytest.raises(ConfigError, match=r"important\.txt"):
         claim_stage(stage, first, overwrite=True)
     assert (stage / "important.txt").read_text() == "keep"
+
+
+def test_a_product_an_older_version_wrote_is_told_by_its_marker(tmp_path: Path) -> None:
+    best = tmp_path / "best"  # a teacher checkpoint from before manifests existed
+    best.mkdir()
+    write_json(best / "config.json", {"kind": "videoadviser-teacher"})
+    for name in ("model.safetensors", "tokenizer.json", "trainer_state.json"):
+        (best / name).write_text("w")
+    assert foreign_files(best) == []
+    _product(best, TEACHER_CHECKPOINT)  # replaced by its own kind
+    assert read_manifest(best)["kind"] == TEACHER_CHECKPOINT
+    data = tmp_path / "data"  # an embedded dataset from before manifests existed
+    (data / "Raw" / "v1").mkdir(parents=True)
+    write_json(data / "demo.json", {"generator": 1})
+    for name in ("label.csv", "latents.csv", "Raw/v1/1.mp4"):
+        (data / name).write_text("w")
+    assert foreign_files(data) == []
+    with pytest.raises(ConfigError, match="holds an embedded dataset, not an ONNX export"):
+        check_replaceable(data, ONNX_EXPORT)
+    (data / "Raw" / "v1" / "notes.txt").write_text("mine")
+    assert foreign_files(data) == ["Raw/v1/notes.txt"]
+    check_replaceable(tmp_path / "absent", ONNX_EXPORT)  # nothing there: free

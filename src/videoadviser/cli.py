@@ -89,24 +89,31 @@ def _recipe(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     return recipe
 
 
-def _claim_stage(args: argparse.Namespace, stamp: dict[str, object]) -> dict[str, object] | None:
-    """Claim ``--out`` for a standalone stage as ``run`` claims its stage folders (the stamp is
-    written; a user's files, another stage kind, or other inputs without --overwrite, stop
-    it). Returns the metrics of a finished stage with this very stamp (reused unless
-    --restart), else ``None``: train."""
+def _train_stage(
+    args: argparse.Namespace, stamp: dict[str, object], train: Callable[[], dict[str, object]]
+) -> dict[str, object]:
+    """A standalone stage (``teacher train``, ``student train``) in ``--out``, claimed as
+    ``run`` claims its stage folders: the stamp is written, and a user's files, another stage
+    kind, or other inputs without --overwrite stop it. A finished stage with this very stamp
+    is reused unless --restart; else ``train()`` runs. Returns its best epoch and metrics."""
     from videoadviser.utils.io import read_json
     from videoadviser.utils.runtime import is_main_process, main_process_first
     from videoadviser.utils.stage import DONE_FILE, claim_stage
 
+    existed = args.out.exists()
     with main_process_first():
         finished = claim_stage(args.out, stamp, args.overwrite)
         if finished and args.restart and is_main_process():
             (args.out / DONE_FILE).unlink()  # it is trained again: no longer finished
     if finished and not args.restart:
-        print(f"reused the finished stage in {args.out} (same recipe and data; --restart "
-              "trains it again)")  # fmt: skip
+        print(
+            f"reused the finished stage in {args.out} (same recipe and data; "
+            "--restart trains it again)"
+        )
         return {"metrics": read_json(args.out / DONE_FILE)}
-    return None
+    with _unclaimed_if_refused(args.out, existed):
+        result = train()
+    return {"best_epoch": result["best_epoch"], "metrics": result["metrics"]}
 
 
 @contextmanager
@@ -133,14 +140,13 @@ def _cmd_teacher_train(args: argparse.Namespace) -> int:
     check_folder_path(args.out)
     recipe = _recipe(args)
     dataset = prepare_dataset(recipe, progress=not args.quiet)
-    existed = args.out.exists()
-    metrics = _claim_stage(args, teacher_stamp(recipe, dataset))
-    if metrics is None:
-        with _unclaimed_if_refused(args.out, existed):
-            result = train_teacher(
-                recipe, dataset, args.out, progress=not args.quiet, resume=not args.restart
-            )
-        metrics = {"best_epoch": result["best_epoch"], "metrics": result["metrics"]}
+    metrics = _train_stage(
+        args,
+        teacher_stamp(recipe, dataset),
+        lambda: train_teacher(
+            recipe, dataset, args.out, progress=not args.quiet, resume=not args.restart
+        ),
+    )
     print(json.dumps(metrics, indent=2))
     print(f"teacher checkpoint: {args.out / 'best'}")
     return 0
@@ -183,21 +189,20 @@ def _cmd_student_train(args: argparse.Namespace) -> int:
                 + (f"; {given} is not a file" if given is not None else "")
             )
         teacher = {"hash": hashlib.sha256(given.read_bytes()).hexdigest()[:16]}
-    existed = args.out.exists()
-    metrics = _claim_stage(args, student_stamp(recipe, dataset, lambda2, teacher, transfer))
-    if metrics is None:
-        with _unclaimed_if_refused(args.out, existed):
-            result = train_student(
-                recipe,
-                dataset,
-                args.out,
-                args.teacher_predictions,
-                args.lambda2,
-                not args.quiet,
-                transfer=transfer,
-                resume=not args.restart,
-            )
-        metrics = {"best_epoch": result["best_epoch"], "metrics": result["metrics"]}
+    metrics = _train_stage(
+        args,
+        student_stamp(recipe, dataset, lambda2, teacher, transfer),
+        lambda: train_student(
+            recipe,
+            dataset,
+            args.out,
+            args.teacher_predictions,
+            args.lambda2,
+            not args.quiet,
+            transfer=transfer,
+            resume=not args.restart,
+        ),
+    )
     print(json.dumps(metrics, indent=2))
     print(f"exported student: {args.out / 'best'}")
     return 0

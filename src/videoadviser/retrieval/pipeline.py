@@ -61,7 +61,7 @@ from videoadviser.retrieval.vegas import (
 )
 from videoadviser.utils.checkpoint import save_checkpoint
 from videoadviser.utils.io import write_csv, write_json
-from videoadviser.utils.ownership import claim_folder
+from videoadviser.utils.ownership import RETRIEVAL_CHECKPOINT, claim_folder
 from videoadviser.utils.runtime import default_run_dir, run_info, torch_threads
 from videoadviser.utils.stage import make_stamp, reuse_or_run
 
@@ -259,7 +259,7 @@ def model_stage(
             folder / "model",
             dict(trained.model.state_dict()),
             {"architecture": asdict(trained.model.arch), "settings": asdict(settings)},
-            kind="retrieval model",
+            kind=RETRIEVAL_CHECKPOINT,
         )
         write_csv(
             folder / "queries.csv",

@@ -28,11 +28,10 @@ from videoadviser.student.trainer import (
     truncation_length,
 )
 from videoadviser.utils.io import read_json, staged_folder, write_json
-from videoadviser.utils.ownership import check_replaceable
+from videoadviser.utils.ownership import ONNX_EXPORT, check_replaceable
 from videoadviser.utils.runtime import quiet_loggers
 
 ONNX_FILE = "model.onnx"
-EXPORT_KIND = "ONNX export"  # an export folder's kind
 # the largest |ONNX - PyTorch| score on the check texts an export may have
 TOLERANCE = {"fp32": 1e-3, "int8-dynamic": 0.3}
 # the exporter's and quantiser's chatter (per-pass INFO lines; ONNX Runtime logs to the root)
@@ -162,7 +161,7 @@ def export_onnx(
     max_length = truncation_length(model_dir, tokenizer)
     metadata = read_json(model_dir / METADATA_FILE) if (model_dir / METADATA_FILE).is_file() else {}
     precision = "int8-dynamic" if int8 else "fp32"
-    with staged_folder(out, EXPORT_KIND) as staging:
+    with staged_folder(out, ONNX_EXPORT) as staging:
         fp32 = staging / ONNX_FILE if not int8 else staging / "fp32.onnx"
         with torch.no_grad():
             _export_graph(model.float(), tokenizer, fp32)
@@ -197,7 +196,7 @@ def _check_target(out: Path, model_dir: Path) -> None:
     (:func:`~videoadviser.utils.ownership.check_replaceable`)."""
     if model_dir.resolve().is_relative_to(out.resolve()):
         raise ConfigError(f"--out {out}: it holds the student {model_dir}; choose a new folder")
-    check_replaceable(out, EXPORT_KIND, "--out")
+    check_replaceable(out, ONNX_EXPORT, "--out")
 
 
 def is_onnx_export(folder: str | Path) -> bool:

@@ -64,7 +64,7 @@ from videoadviser.utils.io import (
     write_csv,
     write_json,
 )
-from videoadviser.utils.ownership import foreign_files
+from videoadviser.utils.ownership import STUDENT_MODEL, STUDENT_RESUME_POINT, foreign_files
 from videoadviser.utils.runtime import (
     autocast,
     close_trackers,
@@ -543,7 +543,9 @@ def _save_resume_point(
     if average is not None:
         other["average"] = {str(i): t for i, t in enumerate(average.average)}
     meta = {"kind": RESUME_KIND, "config": config, "state": state, "optimizer": opt_meta}
-    save_checkpoint(folder, model.state_dict(), meta, other_tensors=other, kind=RESUME_KIND)
+    save_checkpoint(
+        folder, model.state_dict(), meta, other_tensors=other, kind=STUDENT_RESUME_POINT
+    )
 
 
 def _load_resume_point(
@@ -585,7 +587,7 @@ def export_student(
 ) -> None:
     """Save a plain transformers model + tokenizer (+ a metadata JSON with the ``settings`` it
     was trained with), atomically."""
-    with staged_folder(folder, "videoadviser-student") as staging:
+    with staged_folder(folder, STUDENT_MODEL) as staging:
         model.save_pretrained(staging)
         tokenizer.save_pretrained(staging)
         write_json(

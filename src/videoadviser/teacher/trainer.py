@@ -75,6 +75,7 @@ from videoadviser.utils.engine import (
     rng_tensors,
 )
 from videoadviser.utils.io import read_json, to_jsonable, write_csv, write_json
+from videoadviser.utils.ownership import TEACHER_CHECKPOINT
 from videoadviser.utils.runtime import (
     autocast,
     close_trackers,
@@ -95,7 +96,6 @@ DATA_LOGISTICS = ("path", "raw_root", "make_demo", "unlabelled", "unlabelled_lim
                   "demo_unlabelled", "demo_profile", "num_workers")  # fmt: skip
 PREDICT_BATCH_SIZE = 64  # clips per forward pass when predicting
 TRANSCRIPT_ENCODER_DIR = "transcript_encoder"  # in a checkpoint: the encoder's config + tokenizer
-TEACHER_KIND = "teacher checkpoint"  # its folders' kind (best/, last/)
 
 
 # -- building ----------------------------------------------------------------------------------
@@ -541,7 +541,7 @@ def save_teacher(
             teacher.transcript.encoder.config.save_pretrained(staged / TRANSCRIPT_ENCODER_DIR)
 
     save_checkpoint(
-        folder, teacher.state_dict(), config, extra=write_extra, kind=TEACHER_KIND, **extra
+        folder, teacher.state_dict(), config, extra=write_extra, kind=TEACHER_CHECKPOINT, **extra
     )
 
 

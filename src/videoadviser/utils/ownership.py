@@ -51,6 +51,34 @@ STAGE_LAYOUT: dict[str, Any] = {
     "onnx*": PRODUCT,
 }
 STAGE_LAYOUT["fold_*"] = STAGE_LAYOUT
+# the kinds of product (a manifest's "kind")
+TEACHER_CHECKPOINT = "teacher checkpoint"  # a teacher's best/ and last/
+STUDENT_MODEL = "student model"  # a student's best/
+STUDENT_RESUME_POINT = "student resume point"  # a student's last/
+ONNX_EXPORT = "ONNX export"
+EMBEDDED_DATASET = "embedded dataset"
+UNLABELLED_POOL = "unlabelled pool"
+VEGAS_SET = "embedded VEGAS-like set"
+RETRIEVAL_CHECKPOINT = "retrieval checkpoint"
+CLIP_CHECKPOINT = "random CLIP checkpoint"
+# products written before manifests existed: the file that marks each, and the only files (glob
+# patterns) it may then hold for it to count as the tool's
+_CHECKPOINT = ("config.json", "*.safetensors", "trainer_state.json", "videoadviser_student.json",
+               "generation_config.json", "tokenizer.json", "tokenizer_config.json",
+               "special_tokens_map.json", "added_tokens.json", "vocab.txt", "vocab.json",
+               "merges.txt", "spiece.model", "sentencepiece.bpe.model")  # fmt: skip
+_DEMO = ("demo.json", "label.csv", "latents.csv", "Raw/*/*.mp4")
+LEGACY_PRODUCTS: dict[str, tuple[str, ...]] = {
+    "model.onnx": ("model.onnx", *_CHECKPOINT),
+    "vegas_feature.h5": ("vegas_feature.h5", "labels.csv", "videos/*.mp4", "*/*.npy"),
+    "demo.json": (*_DEMO, *(f"unlabelled/{p}" for p in _DEMO)),  # with its pool
+    "config.json": (*_CHECKPOINT, *(f"transcript_encoder/{p}" for p in _CHECKPOINT)),
+}
+# a checkpoint's config.json "kind" -> its product kind
+_CONFIG_KINDS = {
+    "videoadviser-teacher": TEACHER_CHECKPOINT,
+    "videoadviser-student-resume": STUDENT_RESUME_POINT,
+}
 SHOWN = 5  # foreign files named in a message; the rest are counted
 
 
@@ -86,11 +114,7 @@ def write_manifest(folder: Path, kind: str, **details: Any) -> None:
 
 def read_manifest(folder: Path) -> dict[str, Any]:
     """A product's manifest; empty when ``folder`` has none (or it cannot be read)."""
-    try:
-        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return manifest if isinstance(manifest, dict) else {}
+    return _json(folder / MANIFEST)
 
 
 def foreign_files(folder: Path, layout: Layout | None = None) -> list[str]:
@@ -105,7 +129,9 @@ def foreign_files(folder: Path, layout: Layout | None = None) -> list[str]:
         return []
     if layout is None:
         manifest = read_manifest(folder)
-        listed = set(manifest.get("files", [])) | ({MANIFEST} if manifest else set())
+        if not manifest:
+            return _legacy_foreign(folder)
+        listed = set(manifest.get("files", [])) | {MANIFEST}
         return list(_unlisted(folder, folder, listed))
     out = []
     for entry in sorted(folder.iterdir()):
@@ -119,6 +145,37 @@ def foreign_files(folder: Path, layout: Layout | None = None) -> list[str]:
             nested = None if rule == PRODUCT else rule
             out.extend(f"{entry.name}/{f}" for f in foreign_files(entry, nested))  # type: ignore[arg-type]
     return out
+
+
+def _legacy_foreign(folder: Path) -> list[str]:
+    """Files of a product without a manifest (an older version wrote it) that its marker
+    (:data:`LEGACY_PRODUCTS`) does not account for; all of them without a marker."""
+    marker = next((m for m in LEGACY_PRODUCTS if (folder / m).is_file()), None)
+    patterns = LEGACY_PRODUCTS.get(marker, ()) if marker else ()
+    nested = list(_unlisted(folder, folder, set()))  # nested products judged by their own
+    return [f for f in nested if not any(fnmatch.fnmatchcase(f, p) for p in patterns)]
+
+
+def _legacy_kind(folder: Path) -> str | None:
+    """What a product without a manifest is, told by its marker (``None``: not told)."""
+    if (folder / "model.onnx").is_file():
+        return ONNX_EXPORT
+    if (folder / "vegas_feature.h5").is_file():
+        return VEGAS_SET
+    if (folder / "demo.json").is_file():
+        return UNLABELLED_POOL if "unlabelled" in _json(folder / "demo.json") else EMBEDDED_DATASET
+    if (folder / "videoadviser_student.json").is_file():
+        return STUDENT_MODEL
+    return _CONFIG_KINDS.get(str(_json(folder / "config.json").get("kind")))
+
+
+def _json(path: Path) -> dict[str, Any]:
+    """A JSON object from ``path``; empty when it is missing, unreadable or not an object."""
+    try:
+        content = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return content if isinstance(content, dict) else {}
 
 
 def _unlisted(folder: Path, here: Path, listed: set[str]) -> Iterator[str]:
@@ -165,12 +222,17 @@ def check_replaceable(folder: Path, kind: str, what: str = "folder") -> None:
     of that kind holding nothing but its own files."""
     if is_free(folder):
         return
-    made = read_manifest(folder).get("kind")
+    made = read_manifest(folder).get("kind") or _legacy_kind(folder)
     if made is not None and made != kind:
         raise ConfigError(
-            f"{folder} holds a {made}, not a {kind}; it is left as it is: choose another {what}"
+            f"{folder} holds {_a(made)}, not {_a(kind)}; it is left as it is: choose another {what}"
         )
     refuse_foreign(folder, foreign_files(folder), what)
+
+
+def _a(noun: str) -> str:
+    """``noun`` with its indefinite article."""
+    return f"{'an' if noun[:1].lower() in 'aeiou' else 'a'} {noun}"
 
 
 def claim_folder(
@@ -187,7 +249,7 @@ def claim_folder(
     if content is None or not is_kind(content):
         entries = sorted(p.name + ("/" if p.is_dir() else "") for p in folder.iterdir())
         raise ConfigError(
-            f"{what} {folder}: not a {kind} (no {marker} of one) and not empty: it holds "
+            f"{what} {folder}: not {_a(kind)} (no {marker} of one) and not empty: it holds "
             f"{describe(entries, folder)}. Nothing there is touched: choose a new or empty "
-            f"folder, or one that a {kind} made"
+            f"folder, or one that {_a(kind)} made"
         )
