@@ -121,7 +121,8 @@ def foreign_files(folder: Path, layout: Layout | None = None) -> list[str]:
     """Files under ``folder`` that videoadviser did not write there, relative to ``folder``.
 
     ``layout`` ``None``: ``folder`` is a product, and what its manifest does not list is
-    foreign (all of it without a manifest). Else ``folder`` is written in place and holds the
+    foreign (without a manifest: what its older marker does not account for,
+    :data:`LEGACY_PRODUCTS`). Else ``folder`` is written in place and holds the
     entries ``layout`` names (glob patterns: :data:`ANY`, :data:`PRODUCT` or a nested layout),
     and the leftovers of writing them atomically (``.<name>.*``).
     """
