@@ -115,3 +115,90 @@ def test_a_latin1_recipe_is_a_clean_error(
     err = capsys.readouterr().err
     assert err.startswith(f"videoadviser: error: {recipe}:1: not UTF-8 text (byte 11 is")
     assert "iconv -f latin1 -t utf-8" in err
+
+
+def _users_files(folder: Path) -> dict[Path, bytes]:
+    """A user's files in ``folder`` (made if absent): thesis.tex, best/notes.txt, last/draft.txt."""
+    files = {
+        folder / "thesis.tex": b"\\section{keep}\r\n",
+        folder / "best" / "notes.txt": b"x\n",
+        folder / "last" / "draft.txt": b"y\n",
+    }
+    for path, data in files.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    return files
+
+
+def test_no_command_deletes_or_replaces_a_users_file(
+    tiny_demo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from fast_recipe import FAST
+
+    data = ["--data", str(tiny_demo), "-q", *FAST]
+    folder = tmp_path / "mine"
+    files = _users_files(folder)
+    commands = {
+        "data make-demo": ["data", "make-demo", str(folder), "--n-train", "4", "-q"],
+        "teacher train": ["teacher", "train", *data, "--out", str(folder)],
+        "student train": ["student", "train", *data, "--lambda2", "0", "--out", str(folder)],
+        "run": ["run", *data, "--seeds", "1", "--out", str(folder)],
+    }
+    for name, command in commands.items():
+        for overwrite in ([], ["--overwrite"]):
+            assert main([*command, *overwrite]) == 2, name
+            err = capsys.readouterr().err
+            assert "thesis.tex" in err and "--overwrite" not in err, (name, err)
+            assert {p: p.read_bytes() for p in files} == files, name  # byte for byte
+    assert sorted(p.name for p in folder.iterdir()) == ["best", "last", "thesis.tex"]
+    assert main(["report", str(folder)]) == 2
+    assert "not a run folder" in capsys.readouterr().err
+    assert {p: p.read_bytes() for p in files} == files
+
+
+def test_a_file_given_as_out_is_refused_up_front(
+    tiny_demo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    file = tmp_path / "out.txt"
+    file.write_bytes(b"mine")
+    data = ["--data", str(tiny_demo), "-q", "--out", str(file)]
+    for command in (["teacher", "train"], ["student", "train", "--lambda2", "0"], ["run"]):
+        assert main([*command, *data]) == 2
+        assert f"--out {file}: is a file, not a folder" in capsys.readouterr().err
+    assert main(["data", "make-demo", str(file), "-q"]) == 2
+    assert "is a file, not a folder" in capsys.readouterr().err
+    assert file.read_bytes() == b"mine"
+
+
+def test_standalone_stages_are_stamped_and_never_replaced_silently(
+    tiny_demo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from fast_recipe import FAST
+
+    from videoadviser.cli import _recipe, build_parser
+    from videoadviser.pipeline import prepare_dataset, teacher_stamp
+
+    out = tmp_path / "t"
+    teacher = ["teacher", "train", "--data", str(tiny_demo), "--out", str(out), "-q", *FAST]
+    teacher += ["--set", "teacher.epochs=1"]
+    assert main(teacher) == 0
+    # stamped as `run` stamps its teacher: a run reading this folder sees what made it
+    recipe = _recipe(build_parser().parse_args(teacher))
+    saved = json.loads((out / "stage.json").read_text())
+    assert saved["hash"] == teacher_stamp(recipe, prepare_dataset(recipe, False))["hash"]
+    best = (out / "best" / "model.safetensors").read_bytes()
+    # the same command again reuses it; another lr is refused, naming the change ...
+    assert main(teacher) == 0 and "reused the finished stage" in capsys.readouterr().out
+    other = [*teacher, "--set", "teacher.lr=0.0002"]
+    assert main(other) == 2
+    err = capsys.readouterr().err
+    assert "teacher.lr (0.001 -> 0.0002)" in err and "--overwrite" in err
+    assert (out / "best" / "model.safetensors").read_bytes() == best
+    # ... and a student never replaces the teacher, even with --overwrite
+    student = ["student", "train", "--data", str(tiny_demo), "--lambda2", "0", "-q", *FAST]
+    assert main([*student, "--out", str(out), "--overwrite"]) == 2
+    assert "holds a teacher stage, so a student cannot go there" in capsys.readouterr().err
+    assert (out / "best" / "model.safetensors").read_bytes() == best
+    # --overwrite retrains the teacher under the new stamp
+    assert main([*other, "--overwrite"]) == 0
+    assert json.loads((out / "stage.json").read_text())["inputs"]["teacher"]["lr"] == 0.0002

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import re
+import shutil
 from collections import defaultdict
 from dataclasses import replace
 from pathlib import Path
@@ -22,7 +23,7 @@ from videoadviser.data.demo import (
 )
 from videoadviser.data.frames import decode_frames
 from videoadviser.data.render import FaceIdentity, render_clip
-from videoadviser.errors import DataError
+from videoadviser.errors import ConfigError, DataError
 
 
 def _rows(path: Path, name: str = "label.csv") -> list[dict[str, str]]:
@@ -86,8 +87,11 @@ def test_reuse_and_refuse_foreign_folder(
     foreign = tmp_path / "foreign"
     foreign.mkdir()
     (foreign / "notes.txt").write_text("mine")
-    with pytest.raises(DataError, match="--overwrite"):
-        make_demo_dataset(foreign, tiny_demo_config, progress=False)
+    for overwrite in (False, True):  # a user's file: never replaced, and no flag suggested
+        with pytest.raises(ConfigError, match="did not write: .*notes.txt") as refused:
+            make_demo_dataset(foreign, tiny_demo_config, progress=False, overwrite=overwrite)
+        assert "--overwrite" not in str(refused.value)
+        assert (foreign / "notes.txt").read_text() == "mine"
 
 
 def test_default_sizes_and_class_mix() -> None:
@@ -150,3 +154,17 @@ def test_tweets_are_real_and_clean() -> None:
     assert len(tweets) > 20000
     assert not any("http" in t.text or re.search(r"@\w", t.text) for t in tweets)
     assert {t.sentiment for t in tweets} == {"negative", "neutral", "positive"}
+
+
+def test_overwrite_replaces_only_an_embedded_dataset_made_with_other_settings(
+    tiny_demo: Path, tmp_path: Path
+) -> None:
+    own = tmp_path / "own"
+    shutil.copytree(tiny_demo, own)
+    other = DemoConfig(seed=8, n_train=4, n_valid=2, n_test=2, clips_per_speaker=(2, 2))
+    with pytest.raises(DataError, match="made with other settings; pass --overwrite"):
+        make_demo_dataset(own, other, workers=1, progress=False)
+    assert len((own / "label.csv").read_text().splitlines()) == 1 + 40  # as it was
+    make_demo_dataset(own, other, workers=1, progress=False, overwrite=True)
+    assert is_demo_dataset(own, other)
+    assert len((own / "label.csv").read_text().splitlines()) == 1 + 8

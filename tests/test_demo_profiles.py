@@ -27,7 +27,7 @@ from videoadviser.data.demo import (
     profile_name,
     spoken_noise,
 )
-from videoadviser.errors import DataError
+from videoadviser.errors import ConfigError, DataError
 from videoadviser.pipeline import prepare_dataset, with_demo_profile
 from videoadviser.utils.io import read_json, write_json
 
@@ -169,7 +169,7 @@ def test_a_dataset_from_an_older_generator_is_remade(tiny_mosei: Path, tmp_path:
     foreign = tmp_path / "foreign"
     foreign.mkdir()
     (foreign / "mine.txt").write_text("keep")
-    with pytest.raises(DataError, match="--overwrite"):
+    with pytest.raises(ConfigError, match="did not write: .*mine.txt"):
         make_demo_dataset(foreign, TINY_MOSEI, progress=False)
 
 

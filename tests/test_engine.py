@@ -86,12 +86,17 @@ def test_check_finite_names_the_stage_epoch_and_step(tmp_path: Path) -> None:
     from videoadviser.errors import TrainingError
     from videoadviser.utils.engine import check_finite, kept
 
-    check_finite(1.5, "the loss", "teacher (x)", 1, 1, kept(tmp_path))
-    with pytest.raises(TrainingError, match=r"teacher \(x\): the loss is inf at epoch 3, step 7"):
-        check_finite(float("inf"), "the loss", "teacher (x)", 3, 7, kept(tmp_path))
-    assert kept(tmp_path) == "No checkpoint had been written yet"
-    (tmp_path / "best").mkdir()
-    assert str(tmp_path / "best") in kept(tmp_path)
+    check_finite(1.5, "the loss", "teacher (x)", 1, 1, kept(tmp_path, -1))
+    with pytest.raises(
+        TrainingError, match=r"teacher \(x\): the loss is inf at epoch 3, step 7"
+    ) as e:
+        check_finite(float("inf"), "the loss", "teacher (x)", 3, 7, kept(tmp_path, -1))
+    # every training command (run, teacher train, student train) takes --overwrite
+    assert "the same command again with --overwrite" in str(e.value)
+    assert kept(tmp_path, -1) == "This training had written no checkpoint yet"
+    (tmp_path / "best").mkdir()  # left by another configuration: never called "kept"
+    assert kept(tmp_path, -1) == "This training had written no checkpoint yet"
+    assert f"{tmp_path / 'best'}, is kept" in kept(tmp_path, 2)
 
 
 def test_mean_parts_averages_each_term_over_the_steps_that_have_it() -> None:

@@ -27,14 +27,14 @@ from videoadviser.utils.io import recover_folder, staged_folder
 
 def test_a_kill_during_a_checkpoint_write_keeps_the_old_checkpoint(tmp_path: Path) -> None:
     target = tmp_path / "best"
-    with staged_folder(target) as staging:
+    with staged_folder(target, "checkpoint") as staging:
         (staging / "model.safetensors").write_bytes(b"epoch 1")
     child = textwrap.dedent(
         f"""
         import os, signal
         from pathlib import Path
         from videoadviser.utils.io import staged_folder
-        with staged_folder(Path({str(target)!r})) as staging:
+        with staged_folder(Path({str(target)!r}), "checkpoint") as staging:
             (staging / "model.safetensors").write_bytes(b"epoch 2, half writ")
             os.kill(os.getpid(), signal.SIGKILL)
         """
@@ -49,7 +49,7 @@ def test_a_kill_during_a_checkpoint_write_keeps_the_old_checkpoint(tmp_path: Pat
 
 def test_a_kill_between_the_two_renames_is_recovered(tmp_path: Path) -> None:
     target = tmp_path / "last"
-    with staged_folder(target) as staging:
+    with staged_folder(target, "checkpoint") as staging:
         (staging / "state.json").write_text("{}")
     aside = tmp_path / ".last.old.abc"  # where the first rename put it
     aside.mkdir()

@@ -81,6 +81,15 @@ def test_run_prints_the_table_writes_files_and_resumes(
     assert (out / "seed_1" / "teacher" / "metrics.json").stat().st_mtime_ns == teacher
     assert (out / "seed_1" / "student_distilled" / "metrics.json").stat().st_mtime_ns != stamp
 
+    # a standalone `teacher train` into the run's teacher stamps it as the run does: the same
+    # settings reuse it, another lr is refused there (the run never trusts weights made so)
+    standalone = ["teacher", "train", *data[:2], "--out", str(out / "seed_1" / "teacher")]
+    standalone += ["-q", *FAST, "--set", "seed=1"]
+    assert main(standalone) == 0 and "reused the finished stage" in capsys.readouterr().out
+    assert main([*standalone, "--set", "teacher.lr=0.0002"]) == 2
+    assert "teacher.lr (0.001 -> 0.0002)" in capsys.readouterr().err
+    assert (out / "seed_1" / "teacher" / "metrics.json").stat().st_mtime_ns == teacher
+
     # the exported student scores text from the command line
     model = out / "seed_1" / "student_distilled" / "best"
     assert main(["predict", "--model", str(model), "what a lovely day", "this is terrible"]) == 0

@@ -341,3 +341,32 @@ def test_per_video_folder_end_to_end_and_folds_file_changes(
     # names given in the recipe must be one per class
     assert main([*args, "--set", 'data.class_names=["a"]', "--out", "run2"]) == 2
     assert "data.class_names: 1 names for the 10 classes" in capsys.readouterr().err
+
+
+def test_make_demo_and_run_never_touch_a_users_file(
+    tiny_vegas: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    mine = tmp_path / "d"
+    mine.mkdir()
+    (mine / "thesis.tex").write_bytes(b"keep\r\n")  # the reproduction
+    for overwrite in ([], ["--overwrite"]):
+        assert main(["retrieval", "make-demo", str(mine), "-q", *overwrite]) == 2
+        err = capsys.readouterr().err
+        assert "thesis.tex" in err and "--overwrite" not in err
+        assert main(["retrieval", "run", "--out", str(mine), "-q", *overwrite]) == 2
+        assert "not a retrieval run folder" in capsys.readouterr().err
+    assert [p.name for p in mine.iterdir()] == ["thesis.tex"]
+    assert (mine / "thesis.tex").read_bytes() == b"keep\r\n"
+    file = tmp_path / "file"
+    file.write_bytes(b"mine")
+    assert main(["retrieval", "make-demo", str(file), "-q"]) == 2
+    assert main(["retrieval", "run", "--out", str(file), "-q"]) == 2
+    assert "is a file, not a folder" in capsys.readouterr().err
+    # its own set is made again only with --overwrite
+    own = tmp_path / "own"
+    shutil.copytree(tiny_vegas, own)
+    assert main(["retrieval", "make-demo", str(own), "--clips-per-class", "1", "-q"]) == 2
+    assert "pass --overwrite" in capsys.readouterr().err
+    again = ["retrieval", "make-demo", str(own), "--clips-per-class", "1", "-q", "--overwrite"]
+    assert main(again) == 0
+    assert len((own / "labels.csv").read_text().splitlines()) == 1 + 10

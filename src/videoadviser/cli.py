@@ -6,13 +6,22 @@ import argparse
 import json
 import logging
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from videoadviser import __version__
 from videoadviser.errors import ConfigError, VideoAdviserError
 
 Handler = Callable[[argparse.Namespace], int]
+STAGE_OVERWRITE_HELP = (
+    "retrain when OUT holds this stage made from another recipe or data (default: stop); "
+    "only what videoadviser wrote there is replaced"
+)
+OVERWRITE_HELP = (
+    "replace what an earlier run of this command made there with other settings (never a "
+    "file videoadviser did not write: a folder holding one is refused)"
+)
 
 
 def _cmd_make_demo(args: argparse.Namespace) -> int:
@@ -82,16 +91,65 @@ def _recipe(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     return recipe
 
 
-def _cmd_teacher_train(args: argparse.Namespace) -> int:
-    from videoadviser.pipeline import prepare_dataset
-    from videoadviser.teacher.trainer import train_teacher
+def _train_stage(
+    args: argparse.Namespace, stamp: dict[str, object], train: Callable[[], dict[str, object]]
+) -> dict[str, object]:
+    """A standalone stage (``teacher train``, ``student train``) in ``--out``, claimed as
+    ``run`` claims its stage folders: the stamp is written, and a user's files, another stage
+    kind, or other inputs without --overwrite stop it. A finished stage with this very stamp
+    is reused unless --restart; else ``train()`` runs. Returns its best epoch and metrics."""
+    from videoadviser.utils.io import read_json
+    from videoadviser.utils.runtime import is_main_process, main_process_first
+    from videoadviser.utils.stage import DONE_FILE, claim_stage
 
+    existed = args.out.exists()
+    with main_process_first():
+        finished = claim_stage(args.out, stamp, args.overwrite)
+        if finished and args.restart and is_main_process():
+            (args.out / DONE_FILE).unlink()  # it is trained again: no longer finished
+    if finished and not args.restart:
+        print(
+            f"reused the finished stage in {args.out} (same recipe and data; "
+            "--restart trains it again)"
+        )
+        return {"metrics": read_json(args.out / DONE_FILE)}
+    with _unclaimed_if_refused(args.out, existed):
+        result = train()
+    return {"best_epoch": result["best_epoch"], "metrics": result["metrics"]}
+
+
+@contextmanager
+def _unclaimed_if_refused(out: Path, existed: bool) -> Iterator[None]:
+    """A stage that stops before it wrote anything but its stamp (its inputs refused) leaves
+    ``out`` as it found it: a refused command writes nothing."""
+    from videoadviser.utils.stage import STAMP_FILE
+
+    try:
+        yield
+    except BaseException:
+        if out.is_dir() and [p.name for p in out.iterdir()] == [STAMP_FILE]:
+            (out / STAMP_FILE).unlink()
+            if not existed:
+                out.rmdir()
+        raise
+
+
+def _cmd_teacher_train(args: argparse.Namespace) -> int:
+    from videoadviser.pipeline import prepare_dataset, teacher_stamp
+    from videoadviser.teacher.trainer import train_teacher
+    from videoadviser.utils.ownership import check_folder_path
+
+    check_folder_path(args.out)
     recipe = _recipe(args)
     dataset = prepare_dataset(recipe, progress=not args.quiet)
-    result = train_teacher(
-        recipe, dataset, args.out, progress=not args.quiet, resume=not args.restart
+    metrics = _train_stage(
+        args,
+        teacher_stamp(recipe, dataset),
+        lambda: train_teacher(
+            recipe, dataset, args.out, progress=not args.quiet, resume=not args.restart
+        ),
     )
-    print(json.dumps({"best_epoch": result["best_epoch"], "metrics": result["metrics"]}, indent=2))
+    print(json.dumps(metrics, indent=2))
     print(f"teacher checkpoint: {args.out / 'best'}")
     return 0
 
@@ -113,23 +171,43 @@ def _cmd_teacher_predict(args: argparse.Namespace) -> int:
 
 
 def _cmd_student_train(args: argparse.Namespace) -> int:
-    from videoadviser.pipeline import prepare_dataset, prepare_transfer
-    from videoadviser.student.trainer import train_student
+    import hashlib
 
+    from videoadviser.errors import DataError
+    from videoadviser.pipeline import prepare_dataset, prepare_transfer, student_stamp
+    from videoadviser.student.trainer import resolved_lambda2, train_student
+    from videoadviser.utils.ownership import check_folder_path
+
+    check_folder_path(args.out)
     recipe = _recipe(args)
     dataset = prepare_dataset(recipe, progress=not args.quiet)
     transfer = prepare_transfer(recipe, dataset, progress=not args.quiet)
-    result = train_student(
-        recipe,
-        dataset,
-        args.out,
-        args.teacher_predictions,
-        args.lambda2,
-        not args.quiet,
-        transfer=transfer,
-        resume=not args.restart,
+    lambda2 = resolved_lambda2(recipe, args.lambda2, transfer)
+    teacher = None  # the teacher a distilled student learns from: its predictions file
+    if lambda2 > 0:
+        given = args.teacher_predictions
+        if given is None or not given.is_file():
+            raise DataError(
+                f"distillation (lambda2 = {lambda2:g}) needs --teacher-predictions, the CSV "
+                "that `videoadviser teacher predict` wrote"
+                + (f"; {given} is not a file" if given is not None else "")
+            )
+        teacher = {"hash": hashlib.sha256(given.read_bytes()).hexdigest()[:16]}
+    metrics = _train_stage(
+        args,
+        student_stamp(recipe, dataset, lambda2, teacher, transfer),
+        lambda: train_student(
+            recipe,
+            dataset,
+            args.out,
+            args.teacher_predictions,
+            args.lambda2,
+            not args.quiet,
+            transfer=transfer,
+            resume=not args.restart,
+        ),
     )
-    print(json.dumps({"best_epoch": result["best_epoch"], "metrics": result["metrics"]}, indent=2))
+    print(json.dumps(metrics, indent=2))
     print(f"exported student: {args.out / 'best'}")
     return 0
 
@@ -242,6 +320,7 @@ def _cmd_retrieval_make_demo(args: argparse.Namespace) -> int:
         args.dir,
         VegasDemoConfig(clips_per_class=args.clips_per_class, seed=args.seed),
         progress=not args.quiet,
+        overwrite=args.overwrite,
     )
     print(f"wrote {path} (and the per-video layout and videos beside it)")
     return 0
@@ -335,7 +414,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="also write an unlabelled pool (transfer set) of N clips to DIR/unlabelled; its "
         "tweets are never in the labelled splits (default 0: none)",
     )
-    demo.add_argument("--overwrite", action="store_true", help="replace an existing folder")
+    demo.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
     demo.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     demo.set_defaults(handler=_cmd_make_demo)
 
@@ -414,11 +493,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="train the CLIP-based teacher (step 1)",
         description="Train the teacher on the train split, select on validation MAE, write "
         "OUT/best (safetensors + JSON + tokenizer), metrics.json and history.csv. An interrupted "
-        "run continues from OUT/last unless --restart.",
+        "run continues from OUT/last unless --restart. OUT is stamped as `run` stamps its "
+        "teacher (stage.json): the same command again reuses a finished teacher, other "
+        "settings stop unless --overwrite.",
     )
     _add_recipe_options(t_train)
     t_train.add_argument("--out", type=Path, default=Path("runs/teacher"), help="output folder")
     t_train.add_argument("--restart", action="store_true", help="ignore OUT/last and start afresh")
+    t_train.add_argument("--overwrite", action="store_true", help=STAGE_OVERWRITE_HELP)
     t_train.set_defaults(handler=_cmd_teacher_train)
     t_pred = teacher_commands.add_parser(
         "predict",
@@ -446,7 +528,9 @@ def build_parser() -> argparse.ArgumentParser:
         "predictions CSV; with --unlabelled, the transfer set's clips add the distillation term "
         "alone. --lambda2 0 trains the no-distillation baseline. OUT/best is a plain "
         "transformers model (AutoModelForSequenceClassification, one regression output). An "
-        "interrupted run continues from OUT/last (its last validation) unless --restart.",
+        "interrupted run continues from OUT/last (its last validation) unless --restart. OUT "
+        "is stamped as `run` stamps its students: the same command again reuses a finished "
+        "student, other settings stop unless --overwrite.",
     )
     _add_recipe_options(s_train, unlabelled=True)
     s_train.add_argument(
@@ -460,6 +544,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s_train.add_argument("--out", type=Path, default=Path("runs/student"), help="output folder")
     s_train.add_argument("--restart", action="store_true", help="ignore OUT/last and start afresh")
+    s_train.add_argument("--overwrite", action="store_true", help=STAGE_OVERWRITE_HELP)
     s_train.set_defaults(handler=_cmd_student_train)
 
     predict = commands.add_parser(
@@ -591,9 +676,10 @@ def _add_retrieval_commands(commands: argparse._SubParsersAction) -> None:  # ty
         "make-demo",
         help="write the embedded VEGAS-like set (mp4 with audio, features, vegas_feature.h5)",
     )
-    demo.add_argument("dir", type=Path, help="output folder (replaced)")
+    demo.add_argument("dir", type=Path, help="output folder (a new or empty one)")
     demo.add_argument("--clips-per-class", type=int, default=50, help="default 50")
     demo.add_argument("--seed", type=int, default=2023, help="generation seed (default 2023)")
+    demo.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
     demo.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     demo.set_defaults(handler=_cmd_retrieval_make_demo)
 

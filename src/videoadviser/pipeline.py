@@ -58,6 +58,7 @@ from videoadviser.teacher.predict import (
 from videoadviser.teacher.trainer import PREDICTIONS_FILE, train_teacher, write_predictions
 from videoadviser.utils.io import write_csv, write_json
 from videoadviser.utils.lanes import SideLane, lanes_help, side_lane
+from videoadviser.utils.ownership import claim_folder
 from videoadviser.utils.runtime import (
     default_run_dir,
     is_main_process,
@@ -92,6 +93,14 @@ TABLE_COLUMNS = (
     ("F1 Non0", "Non0_F1_score"),
     ("Acc-7", "Mult_acc_7"),
 )
+
+
+RECIPE_FILE = "recipe.json"  # a run folder's marker: the recipe it was run with
+
+
+def is_run_recipe(content: Any) -> bool:
+    """Whether a ``recipe.json`` is a ``videoadviser run`` recipe (the mark of a run folder)."""
+    return isinstance(content, dict) and {"teacher", "student", "data"} <= set(content)
 
 
 def with_demo_profile(recipe: Recipe, profile: str) -> Recipe:
@@ -162,6 +171,7 @@ def teacher_stamp(recipe: Recipe, dataset: SentimentDataset) -> dict[str, Any]:
     rewrite its predictions file), the seed, frame sampling, the labelled clips and their
     videos, the precision it runs in and the number of processes (the batch a step sees)."""
     return make_stamp(
+        kind="teacher",
         seed=recipe.seed,
         teacher=asdict(recipe.teacher),
         precision=resolve_precision(recipe.teacher.mixed_precision),
@@ -195,6 +205,7 @@ def student_stamp(
     if not distils:
         student = {k: v for k, v in student.items() if k not in DISTILLATION_ONLY}
     return make_stamp(
+        kind="student",
         seed=recipe.seed,
         student=student,
         lambda2=lambda2,
@@ -442,10 +453,11 @@ def run_experiment(
     validate_recipe(recipe)
     seeds = check_seeds(seeds or [recipe.seed])
     out = Path(out_dir) if out_dir else default_run_dir(recipe.name)
+    claim_folder(out, RECIPE_FILE, is_run_recipe, "run folder")  # before any work
     started = time.perf_counter()
     dataset = prepare_dataset(recipe, progress)
     transfer = prepare_transfer(recipe, dataset, progress)
-    run_on_main(write_json, out / "recipe.json", recipe.to_dict())  # once the data is there
+    run_on_main(write_json, out / RECIPE_FILE, recipe.to_dict())  # once the data is there
     per_seed: dict[int, dict[str, Any]] = {}
     with side_lane(lanes_help() if parallel_stages is None else parallel_stages) as lane:
         # (an explicit True where the lane cannot work, under torchrun or on a GPU: a warning

@@ -81,6 +81,12 @@ from videoadviser.data.render import FRAME_RATES, FRAME_SIZES, FaceIdentity, ren
 from videoadviser.data.unlabelled import UNLABELLED
 from videoadviser.errors import DataError
 from videoadviser.utils.io import read_json, staged_folder, write_json
+from videoadviser.utils.ownership import (
+    EMBEDDED_DATASET,
+    UNLABELLED_POOL,
+    check_replaceable,
+    is_free,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -465,17 +471,14 @@ def make_demo_dataset(
     With ``unlabelled`` > 0 also write its unlabelled pool of that many clips to
     ``path/unlabelled`` (see :func:`make_demo_pool`). The folder is built under a temporary
     name and renamed into place when complete, so an interrupted run never leaves a folder that
-    looks finished. A folder already made with the same config is reused; any other existing
-    folder is an error unless ``overwrite``.
+    looks finished. A folder already made with the same config is reused; an embedded dataset
+    made with another config is replaced only with ``overwrite``, and any other folder that is
+    not empty never (:mod:`videoadviser.utils.ownership`).
     """
     config = config or DemoConfig()
     path = Path(path)
     if not is_demo_dataset(path, config) or overwrite:
-        if path.exists() and any(path.iterdir()) and not (overwrite or _stale(path)):
-            raise DataError(
-                f"{path}: exists and is not an embedded dataset made with this config; "
-                "choose another folder or pass --overwrite"
-            )
+        _check_remake(path, EMBEDDED_DATASET, overwrite or _stale(path))
         plans = plan_dataset(config, load_tweets())
         _write_dataset(path, plans, config, None, workers, progress)
     else:
@@ -504,14 +507,21 @@ def make_demo_pool(
     if is_demo_dataset(path, config, unlabelled=n) and not overwrite:
         logger.info("reusing the unlabelled pool at %s", path)
         return path
-    derived = demo_manifest(path).get("unlabelled")
-    if path.exists() and any(path.iterdir()) and not (overwrite or derived):
-        raise DataError(
-            f"{path}: exists and is not an unlabelled pool of the embedded dataset; "
-            "choose another folder or pass --overwrite"
-        )
+    _check_remake(path, UNLABELLED_POOL, overwrite or bool(demo_manifest(path).get("unlabelled")))
     plans = plan_pool(config, load_tweets(), n)
     return _write_dataset(path, plans, config, n, workers, progress)
+
+
+def _check_remake(path: Path, kind: str, replace: bool) -> None:
+    """Refuse to make a ``kind`` at ``path`` over a folder holding a user's files or another
+    kind of thing, or over an earlier ``kind`` made with other settings unless ``replace``."""
+    check_replaceable(path, kind)
+    if not replace and not is_free(path):
+        raise DataError(
+            f"{path}: holds an {kind} made with other settings; pass --overwrite to make it "
+            "again with these (only what videoadviser wrote there is replaced), or choose "
+            "another folder"
+        )
 
 
 def _write_dataset(
@@ -523,7 +533,8 @@ def _write_dataset(
     progress: bool,
 ) -> Path:
     """Render ``plans`` into a staged folder (labels, latents, videos, manifest) at ``path``."""
-    with staged_folder(path) as staging:
+    kind = EMBEDDED_DATASET if unlabelled is None else UNLABELLED_POOL
+    with staged_folder(path, kind) as staging:
         _write_labels(staging, plans, labelled=unlabelled is None)
         speakers: dict[str, list[_ClipPlan]] = {}
         for plan in plans:

@@ -11,7 +11,8 @@
 
 Features are computed from the mp4 files by :mod:`videoadviser.retrieval.features`, the way a
 user's own videos would be. The folder is built under a temporary name and renamed into place,
-so a half-made set is never read. Every clip is a pure function of ``(seed, clip index)``.
+so a half-made set is never read; it replaces only an earlier set, and only when asked to
+(:mod:`videoadviser.utils.ownership`). Every clip is a pure function of ``(seed, clip index)``.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from __future__ import annotations
 import csv
 import io
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -27,10 +28,12 @@ from tqdm.auto import tqdm
 
 from videoadviser.data.clips import default_workers
 from videoadviser.data.frames import write_video
+from videoadviser.errors import ConfigError
 from videoadviser.retrieval.features import video_features
 from videoadviser.retrieval.scenes import CLASSES, FPS, SAMPLE_RATE, clip_sound, render_scene
 from videoadviser.retrieval.vegas import RetrievalSet, pool_uint8, write_packed
 from videoadviser.utils.io import staged_folder, write_text
+from videoadviser.utils.ownership import VEGAS_SET, check_replaceable, is_free
 
 PACKED_FILE = "vegas_feature.h5"
 VIDEOS_DIR = "videos"
@@ -67,18 +70,29 @@ def make_vegas_demo(
     config: VegasDemoConfig | None = None,
     workers: int = -1,
     progress: bool = True,
+    overwrite: bool = False,
 ) -> Path:
     """Make the embedded set at ``folder`` (see the module docstring); returns the packed file.
 
     ``workers``: processes that render and encode clips (-1: one per CPU core, at most 8).
+
+    Raises:
+        ConfigError: ``folder`` is not empty and holds anything but an earlier set, or holds
+            one and ``overwrite`` is off.
     """
     config = config or VegasDemoConfig()
     folder = Path(folder)
+    check_replaceable(folder, VEGAS_SET)
+    if not overwrite and not is_free(folder):
+        raise ConfigError(
+            f"{folder}: holds the embedded VEGAS-like set already; pass --overwrite to make it "
+            "again (only what videoadviser wrote there is replaced), or choose another folder"
+        )
     k = len(CLASSES)
     labels = np.repeat(np.arange(k), config.clips_per_class)
     ids = [f"{CLASSES[c].name.replace(' ', '_')}_{i:04d}" for i, c in enumerate(labels)]
     workers = default_workers(workers)
-    with staged_folder(folder) as staging:
+    with staged_folder(folder, VEGAS_SET, config=asdict(config)) as staging:
         for sub in (VIDEOS_DIR, "audio", "visual"):
             (staging / sub).mkdir()
         jobs = [

@@ -61,6 +61,7 @@ from videoadviser.retrieval.vegas import (
 )
 from videoadviser.utils.checkpoint import save_checkpoint
 from videoadviser.utils.io import write_csv, write_json
+from videoadviser.utils.ownership import RETRIEVAL_CHECKPOINT, claim_folder
 from videoadviser.utils.runtime import default_run_dir, run_info, torch_threads
 from videoadviser.utils.stage import make_stamp, reuse_or_run
 
@@ -152,6 +153,7 @@ def teacher_stage(
     folder = out / "teacher"
     videos = videos_folder(recipe)
     stamp = make_stamp(
+        kind="retrieval teacher",
         teacher=asdict(recipe.teacher),
         data=_data_stamp(data, splits),
         videos=_videos_stamp(data, videos),
@@ -227,6 +229,7 @@ def model_stage(
         )
     train, valid, test = split
     stamp = make_stamp(
+        kind="retrieval model",
         model=asdict(settings),
         seed=seed,
         data=data_hash,
@@ -252,6 +255,7 @@ def model_stage(
             folder / "model",
             dict(trained.model.state_dict()),
             {"architecture": asdict(trained.model.arch), "settings": asdict(settings)},
+            kind=RETRIEVAL_CHECKPOINT,
         )
         write_csv(
             folder / "queries.csv",
@@ -305,6 +309,11 @@ def run_retrieval(
         return _run_retrieval(recipe, out_dir, teacher_outputs, progress, overwrite)
 
 
+def is_retrieval_recipe(content: Any) -> bool:
+    """Whether a ``recipe.json`` is a retrieval recipe (the mark of a retrieval run folder)."""
+    return isinstance(content, dict) and {"model", "distill", "data"} <= set(content)
+
+
 def _run_retrieval(
     recipe: RetrievalRecipe,
     out_dir: str | Path | None,
@@ -314,6 +323,7 @@ def _run_retrieval(
 ) -> dict[str, Any]:
     started = time.perf_counter()
     out = Path(out_dir) if out_dir else default_run_dir(recipe.name)
+    claim_folder(out, "recipe.json", is_retrieval_recipe, "retrieval run folder")
     data = prepare_retrieval_data(recipe, progress)
     splits = fold_split(recipe, data)
     write_json(out / "recipe.json", recipe.to_dict())

@@ -28,6 +28,7 @@ from videoadviser.student.trainer import (
     truncation_length,
 )
 from videoadviser.utils.io import read_json, staged_folder, write_json
+from videoadviser.utils.ownership import ONNX_EXPORT, check_replaceable
 from videoadviser.utils.runtime import quiet_loggers
 
 ONNX_FILE = "model.onnx"
@@ -160,7 +161,7 @@ def export_onnx(
     max_length = truncation_length(model_dir, tokenizer)
     metadata = read_json(model_dir / METADATA_FILE) if (model_dir / METADATA_FILE).is_file() else {}
     precision = "int8-dynamic" if int8 else "fp32"
-    with staged_folder(out) as staging:
+    with staged_folder(out, ONNX_EXPORT) as staging:
         fp32 = staging / ONNX_FILE if not int8 else staging / "fp32.onnx"
         with torch.no_grad():
             _export_graph(model.float(), tokenizer, fp32)
@@ -191,16 +192,11 @@ def export_onnx(
 
 def _check_target(out: Path, model_dir: Path) -> None:
     """Refuse an ``out`` that would destroy something: the model itself (or a folder holding
-    it), or any existing folder that is not an earlier export."""
+    it), or any folder but a free one or an earlier export holding only its own files
+    (:func:`~videoadviser.utils.ownership.check_replaceable`)."""
     if model_dir.resolve().is_relative_to(out.resolve()):
         raise ConfigError(f"--out {out}: it holds the student {model_dir}; choose a new folder")
-    if out.exists() and not (
-        is_onnx_export(out)
-        and "onnx" in (read_json(out / METADATA_FILE) if (out / METADATA_FILE).is_file() else {})
-    ):
-        raise ConfigError(
-            f"--out {out}: exists and is not an earlier export; choose a new folder or remove it"
-        )
+    check_replaceable(out, ONNX_EXPORT, "--out")
 
 
 def is_onnx_export(folder: str | Path) -> bool:

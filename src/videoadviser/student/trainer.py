@@ -17,6 +17,7 @@ import logging
 import math
 import shutil
 import time
+from collections.abc import Sized
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,6 +71,7 @@ from videoadviser.utils.io import (
     write_csv,
     write_json,
 )
+from videoadviser.utils.ownership import STUDENT_MODEL, STUDENT_RESUME_POINT, foreign_files
 from videoadviser.utils.runtime import (
     autocast,
     close_trackers,
@@ -289,6 +291,21 @@ def truncation_length(model_dir: str | Path, tokenizer: PreTrainedTokenizerBase)
     return min(getattr(tokenizer, "model_max_length", 512), 512)
 
 
+def resolved_lambda2(recipe: Recipe, lambda2: float | None, transfer: Sized | None) -> float:
+    """The distillation weight a student trains with: ``lambda2`` if given, else the recipe's
+    (its transfer-set value when there is a ``transfer`` set).
+
+    Raises:
+        ConfigError: a given ``lambda2`` that is not a finite number >= 0.
+    """
+    if lambda2 is not None and not 0 <= lambda2 < math.inf:
+        raise ConfigError(
+            f"lambda2 = {lambda2!r} is out of range; allowed: a number >= 0 (0: the "
+            "no-distillation baseline)"
+        )
+    return recipe.student.resolved(transfer is not None).lambda2 if lambda2 is None else lambda2
+
+
 def train_student(
     recipe: Recipe,
     dataset: SentimentDataset,
@@ -312,12 +329,7 @@ def train_student(
     the result an uninterrupted run gives; ``last/`` is removed once the stage is finished.
     """
     validate_recipe(recipe)  # every value, before any work
-    if lambda2 is not None and not 0 <= lambda2 < math.inf:
-        raise ConfigError(
-            f"lambda2 = {lambda2!r} is out of range; allowed: a number >= 0 (0: the "
-            "no-distillation baseline)"
-        )
-    weight = recipe.student.resolved(transfer is not None).lambda2 if lambda2 is None else lambda2
+    weight = resolved_lambda2(recipe, lambda2, transfer)
     with_pool = transfer is not None and weight > 0  # else the transfer set is not read
     cfg: StudentConfig = recipe.student.resolved(with_transfer_set=with_pool)
     out_dir = Path(out_dir)
@@ -414,7 +426,14 @@ def train_student(
             )
             valid_mae = float(np.mean(np.abs(valid - labels["valid"].numpy())))
             epoch_now = math.ceil(step / steps_per_epoch)
-            check_finite(valid_mae, "the validation MAE", stage, epoch_now, step, kept(out_dir))
+            check_finite(
+                valid_mae,
+                "the validation MAE",
+                stage,
+                epoch_now,
+                step,
+                kept(out_dir, selection.best_epoch),
+            )
             if selection.update(len(history) + 1, valid_mae) and accelerator.is_main_process:
                 export_student(
                     out_dir / "best",
@@ -492,7 +511,14 @@ def train_student(
             step += 1
             losses.append(loss.item())
             parts.append(loss_parts)
-            check_finite(losses[-1], "the training loss", stage, epoch + 1, step, kept(out_dir))
+            check_finite(
+                losses[-1],
+                "the training loss",
+                stage,
+                epoch + 1,
+                step,
+                kept(out_dir, selection.best_epoch),
+            )
             optimizer.zero_grad(set_to_none=True)
             accelerator.backward(loss)
             clip_gradients(accelerator, model, cfg.grad_clip)
@@ -529,7 +555,10 @@ def train_student(
         )
         write_csv(out_dir / "predictions.csv", rows, ["uid", "split", "label", "r_S"])
         write_json(out_dir / "metrics.json", metrics)  # last: it marks the stage finished
-        shutil.rmtree(last, ignore_errors=True)
+        if foreign_files(last):  # a user's file there: left with the resume point
+            logger.warning("%s holds files videoadviser did not write; it is left", last)
+        else:
+            shutil.rmtree(last, ignore_errors=True)
     return {
         "metrics": metrics,
         "best_epoch": history[selection.best_epoch - 1]["epoch"],
@@ -567,7 +596,9 @@ def _save_resume_point(
     if average is not None:
         other["average"] = {str(i): t for i, t in enumerate(average.average)}
     meta = {"kind": RESUME_KIND, "config": config, "state": state, "optimizer": opt_meta}
-    save_checkpoint(folder, model.state_dict(), meta, other_tensors=other)
+    save_checkpoint(
+        folder, model.state_dict(), meta, other_tensors=other, kind=STUDENT_RESUME_POINT
+    )
 
 
 def _load_resume_point(
@@ -609,7 +640,7 @@ def export_student(
 ) -> None:
     """Save a plain transformers model + tokenizer (+ a metadata JSON with the ``settings`` it
     was trained with), atomically."""
-    with staged_folder(folder) as staging:
+    with staged_folder(folder, STUDENT_MODEL) as staging:
         model.save_pretrained(staging)
         tokenizer.save_pretrained(staging)
         write_json(

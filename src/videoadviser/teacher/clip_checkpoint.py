@@ -22,6 +22,7 @@ from transformers import CLIPConfig, CLIPModel, CLIPTokenizer
 
 from videoadviser.errors import ConfigError
 from videoadviser.utils.io import staged_folder
+from videoadviser.utils.ownership import CLIP_CHECKPOINT
 from videoadviser.utils.runtime import main_process_first
 
 BPE_FILE = "bpe_simple_vocab_16e6.txt.gz"
@@ -148,7 +149,7 @@ def build_random_clip(architecture: str, folder: str | Path, seed: int = 0) -> P
         torch.manual_seed(seed)
         model = CLIPModel(clip_config(architecture))
     tokenizer = build_clip_tokenizer()
-    with staged_folder(folder) as staging:
+    with staged_folder(folder, CLIP_CHECKPOINT) as staging:
         model.save_pretrained(staging)
         tokenizer.save_pretrained(staging)
     return folder

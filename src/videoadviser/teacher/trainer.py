@@ -75,6 +75,7 @@ from videoadviser.utils.engine import (
     rng_tensors,
 )
 from videoadviser.utils.io import read_json, to_jsonable, write_csv, write_json
+from videoadviser.utils.ownership import TEACHER_CHECKPOINT
 from videoadviser.utils.runtime import (
     autocast,
     close_trackers,
@@ -539,7 +540,9 @@ def save_teacher(
         if teacher.transcript is not None:
             teacher.transcript.encoder.config.save_pretrained(staged / TRANSCRIPT_ENCODER_DIR)
 
-    save_checkpoint(folder, teacher.state_dict(), config, extra=write_extra, **extra)
+    save_checkpoint(
+        folder, teacher.state_dict(), config, extra=write_extra, kind=TEACHER_CHECKPOINT, **extra
+    )
 
 
 def load_teacher(
@@ -700,14 +703,28 @@ def train_teacher(
                 )
             losses.append(loss.item())
             parts.append(loss_parts)
-            check_finite(losses[-1], "the training loss", stage, epoch + 1, step, kept(out_dir))
+            check_finite(
+                losses[-1],
+                "the training loss",
+                stage,
+                epoch + 1,
+                step,
+                kept(out_dir, selection.best_epoch),
+            )
             optimizer.zero_grad(set_to_none=True)
             accelerator.backward(loss)
             clip_gradients(accelerator, model, cfg.grad_clip)
             optimizer.step()
         predictions, _ = run_teacher(model, valid, sampling, cfg.batch_size * 2, accelerator)
         valid_mae = float(np.mean(np.abs(predictions - valid.labels.numpy())))
-        check_finite(valid_mae, "the validation MAE", stage, epoch + 1, step, kept(out_dir))
+        check_finite(
+            valid_mae,
+            "the validation MAE",
+            stage,
+            epoch + 1,
+            step,
+            kept(out_dir, selection.best_epoch),
+        )
         state["epoch"] = epoch + 1
         state["history"].append(
             {

@@ -31,6 +31,7 @@ def save_checkpoint(
     config: dict[str, Any],
     extra: Callable[[Path], None] | None = None,
     other_tensors: dict[str, dict[str, torch.Tensor]] | None = None,
+    kind: str = "checkpoint",
 ) -> Path:
     """Write ``model.safetensors`` + ``config.json`` (+ files written by ``extra``) atomically.
 
@@ -40,8 +41,10 @@ def save_checkpoint(
         config: JSON-serialisable description needed to rebuild the model.
         extra: called with the staging folder to add files (a tokenizer, a CLIP config).
         other_tensors: further safetensors files, ``{file stem: tensors}`` (optimizer state).
+        kind: what the checkpoint is (its manifest's kind): only a checkpoint of this kind
+            is replaced (:func:`~videoadviser.utils.io.staged_folder`).
     """
-    with staged_folder(folder) as staging:
+    with staged_folder(folder, kind) as staging:
         save_file(_contiguous(tensors), str(staging / MODEL_FILE))
         for stem, group in (other_tensors or {}).items():
             save_file(_contiguous(group), str(staging / f"{stem}.safetensors"))

@@ -121,15 +121,17 @@ def check_finite(value: float, what: str, stage: str, epoch: int, step: int, kep
     """Stop training on a NaN or infinite ``value`` (a loss, a prediction, a metric).
 
     Raises:
-        TrainingError: naming the ``stage``, the 1-based ``epoch`` and ``step``, and where the
-            last good checkpoint was ``kept`` (nothing there is overwritten afterwards).
+        TrainingError: naming the ``stage``, the 1-based ``epoch`` and ``step``, what the
+            stage folder ``kept`` (:func:`kept`), and how to go on: every command that trains
+            (``run``, ``teacher train``, ``student train``) takes ``--overwrite``.
     """
     if math.isfinite(value):
         return
     raise TrainingError(
         f"{stage}: {what} is {value} at epoch {epoch}, step {step}; training stopped. "
-        f"{kept}. Lower the learning rate or set grad_clip in the recipe (then run again with "
-        "--overwrite, or with another --out), or check the data"
+        f"{kept}. Lower the learning rate or set grad_clip in the recipe, then give the same "
+        "command again with --overwrite (it retrains this stage under the new settings) or "
+        "with another --out; or check the data"
     )
 
 
@@ -139,12 +141,13 @@ def clip_gradients(accelerator: Any, model: torch.nn.Module, max_norm: float) ->
         accelerator.clip_grad_norm_(model.parameters(), max_norm)
 
 
-def kept(out_dir: Path) -> str:
-    """What a stopped run leaves: the stage's ``best/`` checkpoint, if one was written."""
+def kept(out_dir: Path, best_epoch: float) -> str:
+    """What a stopped stage leaves: its ``best/`` checkpoint when this training (or the run it
+    resumed, made with the same settings) wrote one, at ``best_epoch`` (< 1: none yet)."""
     best = Path(out_dir) / "best"
-    if best.is_dir():
-        return f"The last good checkpoint, {best}, is kept as it was"
-    return "No checkpoint had been written yet"
+    if best_epoch >= 1 and best.is_dir():
+        return f"The best checkpoint of this training (validation {best_epoch:g}), {best}, is kept"
+    return "This training had written no checkpoint yet"
 
 
 def rng_tensors() -> dict[str, torch.Tensor]:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from videoadviser.errors import ConfigError, DataError, VideoAdviserError
+from videoadviser.utils.ownership import check_replaceable, write_manifest
 
 
 @contextmanager
@@ -96,8 +97,14 @@ def _suppress_oserror() -> Iterator[None]:
 
 
 @contextmanager
-def staged_folder(target: str | Path) -> Iterator[Path]:
+def staged_folder(target: str | Path, kind: str, **details: Any) -> Iterator[Path]:
     """Yield an empty temporary folder; on success it replaces ``target`` (old one removed).
+
+    The new folder is a product of ``kind`` (its manifest lists its files, with ``details``:
+    :func:`~videoadviser.utils.ownership.write_manifest`). An existing ``target`` is replaced
+    only if it is a product of the same kind holding nothing else; otherwise a ConfigError
+    names the files, before anything is written
+    (:func:`~videoadviser.utils.ownership.check_replaceable`).
 
     The swap is two renames: ``target`` aside into ``.<name>.old.*/x``, then the new folder in.
     A kill between them leaves no ``target`` but a complete old one, which
@@ -106,11 +113,14 @@ def staged_folder(target: str | Path) -> Iterator[Path]:
     folder, which no reader looks at.
     """
     target = Path(target)
+    check_replaceable(target, kind)
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     os.chmod(staging, folder_mode())  # mkdtemp makes 0700: give what the umask says
     try:
         yield staging
+        write_manifest(staging, kind, **details)
+        check_replaceable(target, kind)  # nothing of a user's arrived there meanwhile
         old = None
         if target.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=target.parent))

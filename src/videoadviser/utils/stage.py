@@ -5,8 +5,12 @@ that shape the stage, the fingerprints of the data it read and the package versi
 is written *before* the stage starts, and a stage counts as finished only once its
 ``metrics.json`` exists, so a stage interrupted mid-way is resumed only by the same recipe. A
 folder whose stamp differs, or that holds a finished stage without a stamp (an older version
-wrote it), stops the command with a message naming the differences; ``overwrite`` deletes the
-folder and retrains instead.
+wrote it), stops the command with a message naming the differences; ``overwrite`` deletes what
+the stage wrote there and retrains instead. Every command that trains a stage (``run``,
+``teacher train``, ``student train``, ``retrieval run``) claims its folder here, so a stage's
+weights are never trusted under another stage's stamp. What a user put in a stage folder is
+never deleted (:mod:`videoadviser.utils.ownership`), and a stage of one kind (a teacher) never
+replaces one of another (a student).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -22,6 +27,13 @@ from typing import Any
 from videoadviser import __version__
 from videoadviser.errors import ConfigError
 from videoadviser.utils.io import read_json, to_jsonable, write_json
+from videoadviser.utils.ownership import (
+    STAGE_LAYOUT,
+    check_folder_path,
+    foreign_files,
+    is_free,
+    refuse_foreign,
+)
 from videoadviser.utils.runtime import main_process_first, wait_for_everyone
 
 logger = logging.getLogger(__name__)
@@ -30,11 +42,12 @@ STAMP_FILE = "stage.json"
 DONE_FILE = "metrics.json"
 
 
-def make_stamp(**inputs: Any) -> dict[str, Any]:
-    """A stamp of a stage's ``inputs`` (recipe sections, data fingerprints, other stamps'
-    hashes), with the package version and a hash over all of it."""
+def make_stamp(*, kind: str = "stage", **inputs: Any) -> dict[str, Any]:
+    """A stamp of a ``kind`` of stage (``teacher``, ``student``) made from ``inputs`` (recipe
+    sections, data fingerprints, other stamps' hashes), with the package version and a hash
+    over the inputs."""
     inputs = to_jsonable({**inputs, "version": __version__})
-    return {"hash": stamp_hash(inputs), "inputs": inputs}
+    return {"kind": kind, "hash": stamp_hash(inputs), "inputs": inputs}
 
 
 def stamp_hash(inputs: dict[str, Any]) -> str:
@@ -67,19 +80,31 @@ def claim_stage(folder: Path, stamp: dict[str, Any], overwrite: bool = False) ->
 
     Raises:
         ConfigError: the folder was made from other inputs, or is a finished stage with no
-            stamp, and ``overwrite`` is off.
+            stamp, and ``overwrite`` is off; or, whatever ``overwrite``, it is a file, holds
+            a stage of another kind, or (when the stage is to run) files that no stage wrote.
     """
+    check_folder_path(folder)
     path = folder / STAMP_FILE
     saved = read_json(path) if path.is_file() else None
+    saved = saved if isinstance(saved, dict) else None
     finished = (folder / DONE_FILE).is_file()
     if saved is not None and saved.get("hash") == stamp["hash"]:
+        if not finished:  # it is to be written: nothing of a user's may be in the way
+            refuse_foreign(folder, foreign_files(folder, STAGE_LAYOUT))
         return finished
-    if saved is None and not finished and (not folder.exists() or not any(folder.iterdir())):
-        write_json(path, stamp)
+    if is_free(folder) or [p.name for p in folder.iterdir()] == [STAMP_FILE]:
+        write_json(path, stamp)  # (a stamp alone: the stage never started; nothing is lost)
         return False
+    refuse_foreign(folder, foreign_files(folder, STAGE_LAYOUT))
+    made = saved.get("kind") if saved is not None else None
+    if made is not None and made != stamp.get("kind"):
+        raise ConfigError(
+            f"{folder} holds a {made} stage, so a {stamp.get('kind')} cannot go there (it is "
+            "left as it is): choose another --out"
+        )
     if overwrite:
-        logger.warning("--overwrite: deleting %s and running the stage again", folder)
-        shutil.rmtree(folder)
+        logger.warning("--overwrite: replacing the stage in %s and running it again", folder)
+        _clear(folder)
         write_json(path, stamp)
         return False
     if saved is None:
@@ -95,8 +120,18 @@ def claim_stage(folder: Path, stamp: dict[str, Any], overwrite: bool = False) ->
             reason += f"; and {len(changed) - 8} more"
     raise ConfigError(
         f"{folder} {reason}. Its results would not be what this recipe produces: pass "
-        "--overwrite to retrain it, or choose another --out folder"
+        "--overwrite to retrain it (that replaces only what videoadviser wrote there), or "
+        "choose another --out folder"
     )
+
+
+def _clear(folder: Path) -> None:
+    """Delete what a stage wrote in ``folder`` (checked by the caller to hold nothing else)."""
+    for entry in folder.iterdir():
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            os.unlink(entry)
 
 
 def reuse_or_run(

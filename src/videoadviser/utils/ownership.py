@@ -1,0 +1,257 @@
+"""Which folders a command may write into, replace or delete in: one rule for every command.
+
+A command replaces or deletes only what videoadviser itself made, recognised by a marker it
+wrote, and only when the marker says the folder is the same kind of thing:
+
+- A *product*, a folder written whole (a checkpoint, an export, an embedded dataset or pool,
+  the VEGAS-like set), holds :data:`MANIFEST`: its kind and every file it was made with
+  (:func:`write_manifest`, called by :func:`~videoadviser.utils.io.staged_folder`). It is
+  replaced only by a product of the same kind, and only while it holds nothing else; a folder
+  inside it with a manifest of its own (a dataset's unlabelled pool) is judged by that one.
+- A *stage* folder (a teacher, a student) is marked by its ``stage.json``
+  (:mod:`videoadviser.utils.stage`) and holds only the entries of :data:`STAGE_LAYOUT`.
+- A *run* folder is marked by its ``recipe.json``. A run only adds and rewrites its own named
+  files there, so other files beside them are left alone (benchmarks add theirs).
+
+Anything else is a user's: a command that would replace or delete it stops before any work,
+with a :class:`~videoadviser.errors.ConfigError` naming the files, and no option changes that
+(``--overwrite`` replaces the tool's own products only). An absent or empty folder is free. A
+file where a folder is expected is refused up front.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import os
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any, Union
+
+from videoadviser.errors import ConfigError
+
+MANIFEST = "videoadviser_files.json"  # in every product: {"kind": ..., "files": [...]}
+ANY = "any"  # a layout entry the tool writes whose content is not looked into (a CSV, logs)
+PRODUCT = "product"  # a layout entry that is a product, judged by its own manifest
+Layout = Mapping[str, Union[str, "Layout"]]
+
+# what a stage folder holds: its stamp, results and logs; checkpoints and exports (products);
+# the out-of-fold teachers' folders (stages of their own)
+STAGE_LAYOUT: dict[str, Any] = {
+    "stage.json": ANY,
+    "metrics.json": ANY,
+    "history.csv": ANY,
+    "predictions.csv": ANY,
+    "transfer_inputs.json": ANY,  # what each transfer clip's r_T was predicted from
+    "queries.csv": ANY,
+    "teacher_outputs.h5": ANY,
+    "tensorboard": ANY,
+    "best": PRODUCT,
+    "last": PRODUCT,
+    "model": PRODUCT,
+    "onnx*": PRODUCT,
+}
+STAGE_LAYOUT["fold_*"] = STAGE_LAYOUT
+# the kinds of product (a manifest's "kind")
+TEACHER_CHECKPOINT = "teacher checkpoint"  # a teacher's best/ and last/
+STUDENT_MODEL = "student model"  # a student's best/
+STUDENT_RESUME_POINT = "student resume point"  # a student's last/
+ONNX_EXPORT = "ONNX export"
+EMBEDDED_DATASET = "embedded dataset"
+UNLABELLED_POOL = "unlabelled pool"
+VEGAS_SET = "embedded VEGAS-like set"
+RETRIEVAL_CHECKPOINT = "retrieval checkpoint"
+CLIP_CHECKPOINT = "random CLIP checkpoint"
+# products written before manifests existed: the file that marks each, and the only files (glob
+# patterns) it may then hold for it to count as the tool's
+_CHECKPOINT = ("config.json", "*.safetensors", "trainer_state.json", "videoadviser_student.json",
+               "generation_config.json", "tokenizer.json", "tokenizer_config.json",
+               "special_tokens_map.json", "added_tokens.json", "vocab.txt", "vocab.json",
+               "merges.txt", "spiece.model", "sentencepiece.bpe.model")  # fmt: skip
+_DEMO = ("demo.json", "label.csv", "latents.csv", "Raw/*/*.mp4")
+LEGACY_PRODUCTS: dict[str, tuple[str, ...]] = {
+    "model.onnx": ("model.onnx", *_CHECKPOINT),
+    "vegas_feature.h5": ("vegas_feature.h5", "labels.csv", "videos/*.mp4", "*/*.npy"),
+    "demo.json": (*_DEMO, *(f"unlabelled/{p}" for p in _DEMO)),  # with its pool
+    "config.json": (*_CHECKPOINT, *(f"transcript_encoder/{p}" for p in _CHECKPOINT)),
+}
+# a checkpoint's config.json "kind" -> its product kind
+_CONFIG_KINDS = {
+    "videoadviser-teacher": TEACHER_CHECKPOINT,
+    "videoadviser-student-resume": STUDENT_RESUME_POINT,
+}
+SHOWN = 5  # foreign files named in a message; the rest are counted
+
+
+def check_folder_path(path: Path, what: str = "--out") -> None:
+    """Refuse ``path`` up front when it exists and is not a folder."""
+    if path.exists() and not path.is_dir():
+        raise ConfigError(
+            f"{what} {path}: is a file, not a folder; give the path of a new or empty folder "
+            "(or of one videoadviser made)"
+        )
+
+
+def is_free(path: Path) -> bool:
+    """Whether ``path`` is absent or an empty folder: any command may use it."""
+    check_folder_path(path)
+    return not path.exists() or not any(path.iterdir())
+
+
+def _files(folder: Path) -> Iterator[str]:
+    """Every file under ``folder``, as a path relative to it (``/``-separated), sorted."""
+    for root, dirs, names in os.walk(folder):
+        dirs.sort()
+        for name in sorted(names):
+            yield (Path(root) / name).relative_to(folder).as_posix()
+
+
+def write_manifest(folder: Path, kind: str, **details: Any) -> None:
+    """Mark ``folder`` as a product of ``kind`` made of the files it holds now."""
+    files = [f for f in _files(folder) if f != MANIFEST]
+    manifest = {"kind": kind, **details, "files": files}
+    (folder / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
+
+
+def read_manifest(folder: Path) -> dict[str, Any]:
+    """A product's manifest; empty when ``folder`` has none (or it cannot be read)."""
+    return _json(folder / MANIFEST)
+
+
+def foreign_files(folder: Path, layout: Layout | None = None) -> list[str]:
+    """Files under ``folder`` that videoadviser did not write there, relative to ``folder``.
+
+    ``layout`` ``None``: ``folder`` is a product, and what its manifest does not list is
+    foreign (without a manifest: what its older marker does not account for,
+    :data:`LEGACY_PRODUCTS`). Else ``folder`` is written in place and holds the
+    entries ``layout`` names (glob patterns: :data:`ANY`, :data:`PRODUCT` or a nested layout),
+    and the leftovers of writing them atomically (``.<name>.*``).
+    """
+    if not folder.is_dir():
+        return []
+    if layout is None:
+        manifest = read_manifest(folder)
+        if not manifest:
+            return _legacy_foreign(folder)
+        listed = set(manifest.get("files", [])) | {MANIFEST}
+        return list(_unlisted(folder, folder, listed))
+    out = []
+    for entry in sorted(folder.iterdir()):
+        rule = _rule(entry.name, layout)
+        if rule == ANY:
+            continue
+        if rule is None or (rule == PRODUCT and not entry.is_dir()):
+            inner = [f"{entry.name}/{f}" for f in _files(entry)] if entry.is_dir() else []
+            out.extend(inner or [entry.name + ("/" if entry.is_dir() else "")])
+        else:
+            nested = None if rule == PRODUCT else rule
+            out.extend(f"{entry.name}/{f}" for f in foreign_files(entry, nested))  # type: ignore[arg-type]
+    return out
+
+
+def _legacy_foreign(folder: Path) -> list[str]:
+    """Files of a product without a manifest (an older version wrote it) that its marker
+    (:data:`LEGACY_PRODUCTS`) does not account for; all of them without a marker."""
+    marker = next((m for m in LEGACY_PRODUCTS if (folder / m).is_file()), None)
+    patterns = LEGACY_PRODUCTS.get(marker, ()) if marker else ()
+    nested = list(_unlisted(folder, folder, set()))  # nested products judged by their own
+    return [f for f in nested if not any(fnmatch.fnmatchcase(f, p) for p in patterns)]
+
+
+def _legacy_kind(folder: Path) -> str | None:
+    """What a product without a manifest is, told by its marker (``None``: not told)."""
+    if (folder / "model.onnx").is_file():
+        return ONNX_EXPORT
+    if (folder / "vegas_feature.h5").is_file():
+        return VEGAS_SET
+    if (folder / "demo.json").is_file():
+        return UNLABELLED_POOL if "unlabelled" in _json(folder / "demo.json") else EMBEDDED_DATASET
+    if (folder / "videoadviser_student.json").is_file():
+        return STUDENT_MODEL
+    return _CONFIG_KINDS.get(str(_json(folder / "config.json").get("kind")))
+
+
+def _json(path: Path) -> dict[str, Any]:
+    """A JSON object from ``path``; empty when it is missing, unreadable or not an object."""
+    try:
+        content = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return content if isinstance(content, dict) else {}
+
+
+def _unlisted(folder: Path, here: Path, listed: set[str]) -> Iterator[str]:
+    """Files under ``here`` not in ``listed`` (paths relative to the product ``folder``); a
+    folder with a manifest of its own is judged by it."""
+    for entry in sorted(here.iterdir()):
+        name = entry.relative_to(folder).as_posix()
+        if entry.is_dir() and (entry / MANIFEST).is_file():
+            yield from (f"{name}/{f}" for f in foreign_files(entry))
+        elif entry.is_dir():
+            yield from _unlisted(folder, entry, listed)
+        elif name not in listed:
+            yield name
+
+
+def _rule(name: str, layout: Layout) -> str | Layout | None:
+    """The layout entry ``name`` matches (``None``: none: it is foreign)."""
+    for pattern, rule in layout.items():
+        if fnmatch.fnmatchcase(name, pattern):
+            return rule
+        if fnmatch.fnmatchcase(name, f".{pattern}.*"):  # a staging folder or temporary file
+            return ANY
+    return None
+
+
+def describe(paths: list[str], folder: Path) -> str:
+    """A few of ``paths`` (under ``folder``), then how many more."""
+    shown = ", ".join(str(folder / p) for p in paths[:SHOWN])
+    return shown + (f" and {len(paths) - SHOWN} more" if len(paths) > SHOWN else "")
+
+
+def refuse_foreign(folder: Path, foreign: list[str], what: str = "--out") -> None:
+    """Stop when ``folder`` holds ``foreign`` files: the message names them and what to do."""
+    if foreign:
+        raise ConfigError(
+            f"{folder} holds files videoadviser did not write: {describe(foreign, folder)}. "
+            f"No command deletes or replaces them: move them out of {folder}, or choose "
+            f"another {what} (a new or empty folder)"
+        )
+
+
+def check_replaceable(folder: Path, kind: str, what: str = "folder") -> None:
+    """Refuse to replace ``folder`` by a product of ``kind`` unless it is free or a product
+    of that kind holding nothing but its own files."""
+    if is_free(folder):
+        return
+    made = read_manifest(folder).get("kind") or _legacy_kind(folder)
+    if made is not None and made != kind:
+        raise ConfigError(
+            f"{folder} holds {_a(made)}, not {_a(kind)}; it is left as it is: choose another {what}"
+        )
+    refuse_foreign(folder, foreign_files(folder), what)
+
+
+def _a(noun: str) -> str:
+    """``noun`` with its indefinite article."""
+    return f"{'an' if noun[:1].lower() in 'aeiou' else 'a'} {noun}"
+
+
+def claim_folder(
+    folder: Path, marker: str, is_kind: Callable[[Any], bool], kind: str, what: str = "--out"
+) -> None:
+    """Let a command write its files into ``folder`` in place (a run folder): it must be free,
+    or hold ``marker`` (JSON) that ``is_kind`` recognises as one of the command's ``kind``."""
+    if is_free(folder):
+        return
+    try:
+        content = json.loads((folder / marker).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        content = None
+    if content is None or not is_kind(content):
+        entries = sorted(p.name + ("/" if p.is_dir() else "") for p in folder.iterdir())
+        raise ConfigError(
+            f"{what} {folder}: not {_a(kind)} (no {marker} of one) and not empty: it holds "
+            f"{describe(entries, folder)}. Nothing there is touched: choose a new or empty "
+            f"folder, or one that {_a(kind)} made"
+        )

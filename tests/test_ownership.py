@@ -1,0 +1,147 @@
+"""The one rule for folders: a command replaces or deletes only what videoadviser made there."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from videoadviser.errors import ConfigError
+from videoadviser.utils.io import staged_folder, write_json
+from videoadviser.utils.ownership import (
+    ONNX_EXPORT,
+    STAGE_LAYOUT,
+    TEACHER_CHECKPOINT,
+    check_folder_path,
+    check_replaceable,
+    foreign_files,
+    read_manifest,
+)
+from videoadviser.utils.stage import STAMP_FILE, claim_stage, make_stamp
+
+
+def _product(folder: Path, kind: str = "checkpoint", content: bytes = b"w") -> None:
+    with staged_folder(folder, kind) as staging:
+        (staging / "model.safetensors").write_bytes(content)
+        (staging / "sub").mkdir()
+        (staging / "sub" / "tokenizer.json").write_text("{}")
+
+
+def test_a_product_is_replaced_only_by_its_kind_and_only_while_it_holds_nothing_else(
+    tmp_path: Path,
+) -> None:
+    best = tmp_path / "best"
+    _product(best)
+    _product(best, content=b"again")  # its own product, same kind: replaced
+    assert (best / "model.safetensors").read_bytes() == b"again"
+    with pytest.raises(ConfigError, match="holds a checkpoint, not an ONNX export"):
+        check_replaceable(best, "ONNX export")
+    (best / "sub" / "notes.txt").write_bytes(b"mine\n")
+    with pytest.raises(ConfigError, match=r"did not write: .*best/sub/notes\.txt") as refused:
+        _product(best, content=b"third")
+    assert "--overwrite" not in str(refused.value)
+    assert (best / "sub" / "notes.txt").read_bytes() == b"mine\n"
+    assert (best / "model.safetensors").read_bytes() == b"again"
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".best.")]  # no work left
+
+
+def test_a_folder_without_a_manifest_is_never_replaced_but_an_empty_one_is_used(
+    tmp_path: Path,
+) -> None:
+    users = tmp_path / "users"
+    users.mkdir()
+    for i in range(8):
+        (users / f"thesis{i}.tex").write_text("keep")
+    with pytest.raises(ConfigError, match=r"thesis0\.tex, .* and 3 more"):
+        _product(users)
+    assert sorted(p.name for p in users.iterdir()) == [f"thesis{i}.tex" for i in range(8)]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    _product(empty)
+    assert (empty / "model.safetensors").is_file()
+
+
+def test_a_nested_product_is_judged_by_its_own_manifest(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    _product(data, "embedded dataset")
+    _product(data / "unlabelled", "unlabelled pool")  # added later, as make-demo adds a pool
+    assert foreign_files(data) == []
+    (data / "unlabelled" / "draft.txt").write_text("mine")
+    assert foreign_files(data) == ["unlabelled/draft.txt"]
+
+
+def test_a_file_where_a_folder_is_expected_is_refused(tmp_path: Path) -> None:
+    file = tmp_path / "out"
+    file.write_text("a file")
+    with pytest.raises(ConfigError, match="--out .*out: is a file, not a folder"):
+        check_folder_path(file)
+    with pytest.raises(ConfigError, match="is a file"):
+        claim_stage(file, make_stamp(kind="teacher", seed=1))
+    assert file.read_text() == "a file"
+
+
+def test_a_stage_never_deletes_a_users_files_whatever_the_flag(tmp_path: Path) -> None:
+    # the issue's reproduction: u/best/notes.txt and u/last/draft.txt, then `teacher train`
+    u = tmp_path / "u"
+    (u / "best").mkdir(parents=True)
+    (u / "last").mkdir()
+    (u / "best" / "notes.txt").write_bytes(b"x\n")
+    (u / "last" / "draft.txt").write_bytes(b"y\n")
+    stamp = make_stamp(kind="teacher", seed=1)
+    for overwrite in (False, True):
+        with pytest.raises(ConfigError, match=r"best/notes\.txt, .*last/draft\.txt") as refused:
+            claim_stage(u, stamp, overwrite=overwrite)
+        assert "--overwrite" not in str(refused.value)
+    assert (u / "best" / "notes.txt").read_bytes() == b"x\n"
+    assert (u / "last" / "draft.txt").read_bytes() == b"y\n"
+    assert not (u / STAMP_FILE).exists()
+
+
+def test_overwrite_replaces_the_stages_own_files_only_of_the_same_kind(tmp_path: Path) -> None:
+    stage = tmp_path / "teacher"
+    first = make_stamp(kind="teacher", teacher={"lr": 1e-3})
+    assert claim_stage(stage, first) is False
+    _product(stage / "best")
+    write_json(stage / "metrics.json", {})
+    (stage / "tensorboard").mkdir()
+    (stage / "tensorboard" / "events").write_text("log")
+    assert foreign_files(stage, STAGE_LAYOUT) == []
+    # a student never replaces a teacher, even with --overwrite
+    student = make_stamp(kind="student", student={"lr": 5e-5})
+    with pytest.raises(ConfigError, match="holds a teacher stage, so a student cannot go there"):
+        claim_stage(stage, student, overwrite=True)
+    assert (stage / "best" / "model.safetensors").is_file()
+    # another teacher recipe: refused, then replaced with --overwrite
+    second = make_stamp(kind="teacher", teacher={"lr": 2e-4})
+    with pytest.raises(ConfigError, match=r"teacher\.lr \(0\.001 -> 0\.0002\).*--overwrite"):
+        claim_stage(stage, second)
+    assert claim_stage(stage, second, overwrite=True) is False
+    assert sorted(p.name for p in stage.iterdir()) == [STAMP_FILE]
+    # a user's file beside the stage's own stops even --overwrite
+    write_json(stage / "metrics.json", {})
+    (stage / "important.txt").write_text("keep")
+    with pytest.raises(ConfigError, match=r"important\.txt"):
+        claim_stage(stage, first, overwrite=True)
+    assert (stage / "important.txt").read_text() == "keep"
+
+
+def test_a_product_an_older_version_wrote_is_told_by_its_marker(tmp_path: Path) -> None:
+    best = tmp_path / "best"  # a teacher checkpoint from before manifests existed
+    best.mkdir()
+    write_json(best / "config.json", {"kind": "videoadviser-teacher"})
+    for name in ("model.safetensors", "tokenizer.json", "trainer_state.json"):
+        (best / name).write_text("w")
+    assert foreign_files(best) == []
+    _product(best, TEACHER_CHECKPOINT)  # replaced by its own kind
+    assert read_manifest(best)["kind"] == TEACHER_CHECKPOINT
+    data = tmp_path / "data"  # an embedded dataset from before manifests existed
+    (data / "Raw" / "v1").mkdir(parents=True)
+    write_json(data / "demo.json", {"generator": 1})
+    for name in ("label.csv", "latents.csv", "Raw/v1/1.mp4"):
+        (data / name).write_text("w")
+    assert foreign_files(data) == []
+    with pytest.raises(ConfigError, match="holds an embedded dataset, not an ONNX export"):
+        check_replaceable(data, ONNX_EXPORT)
+    (data / "Raw" / "v1" / "notes.txt").write_text("mine")
+    assert foreign_files(data) == ["Raw/v1/notes.txt"]
+    check_replaceable(tmp_path / "absent", ONNX_EXPORT)  # nothing there: free
