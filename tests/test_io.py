@@ -25,6 +25,7 @@ from videoadviser.utils.io import (
     write_json,
     write_text,
 )
+from videoadviser.utils.ownership import STUDENT_MODEL
 
 
 def test_failed_write_keeps_the_old_file(tmp_path: Path) -> None:
@@ -74,14 +75,17 @@ def test_files_and_folders_get_the_modes_the_umask_gives(umask: int, tmp_path: P
     write_json(tmp_path / "results.json", {"ok": 1})
     with atomic_path(tmp_path / "features.h5") as tmp:
         tmp.write_bytes(b"data")  # as a library writing by file name would
-    with staged_folder(tmp_path / "best") as staging:
+    with staged_folder(tmp_path / "best", STUDENT_MODEL) as staging:
         write_text(staging / "config.json", "{}")
         (staging / "sub").mkdir()  # what a library makes inside gets its own umask modes
+        (staging / "model.safetensors").write_bytes(b"w")
+        os.chmod(staging / "model.safetensors", 0o600)  # as safetensors' save_file makes it
     assert _mode(tmp_path / "results.json") == 0o666 & ~umask
     assert _mode(tmp_path / "features.h5") == 0o666 & ~umask
     assert _mode(tmp_path / "best") == 0o777 & ~umask
     assert _mode(tmp_path / "best" / "config.json") == 0o666 & ~umask
     assert _mode(tmp_path / "best" / "sub") == 0o777 & ~umask
+    assert _mode(tmp_path / "best" / "model.safetensors") == 0o666 & ~umask
     if umask == 0o022:  # what the issue asked for
         assert (_mode(tmp_path / "results.json"), _mode(tmp_path / "best")) == (0o644, 0o755)
 

@@ -21,6 +21,7 @@ import pytest
 from fast_recipe import FAST
 
 from videoadviser.cli import main
+from videoadviser.config import load_recipe
 from videoadviser.report import REPORT_FILE
 
 IMAGE = re.compile(r'<img alt="figure" src="data:image/png;base64,([A-Za-z0-9+/=]+)">')
@@ -153,6 +154,7 @@ def small_run(tmp_path: Path) -> Path:
     """A run folder as a one-seed teacher-only run leaves it, written by hand (no training)."""
     run = tmp_path / "run"
     (run / "seed_1").mkdir(parents=True)
+    (run / "recipe.json").write_text(json.dumps(load_recipe("demo").to_dict()))  # a run's mark
     summary = {k: {"mean": v, "std": 0.0} for k, v in METRICS.items()}
     results = {"recipe": "demo", "seeds": [1], "models": ["teacher"], "comparisons": {}}
     results |= {"per_seed": {"1": {"teacher": {"test": METRICS}}}}

@@ -119,6 +119,7 @@ def staged_folder(target: str | Path, kind: str, **details: Any) -> Iterator[Pat
     os.chmod(staging, folder_mode())  # mkdtemp makes 0700: give what the umask says
     try:
         yield staging
+        _umask_modes(staging)  # libraries such as safetensors make their files 0600
         write_manifest(staging, kind, **details)
         check_replaceable(target, kind)  # nothing of a user's arrived there meanwhile
         old = None
@@ -131,6 +132,19 @@ def staged_folder(target: str | Path, kind: str, **details: Any) -> Iterator[Pat
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+
+
+def _umask_modes(folder: Path) -> None:
+    """Give every file and folder under ``folder`` the mode the umask gives (0644 / 0755 under
+    umask 022), whatever mode the library that wrote it chose."""
+    files, folders = file_mode(), folder_mode()
+    for root, dirs, names in os.walk(folder):
+        for name in dirs:
+            os.chmod(os.path.join(root, name), folders)
+        for name in names:
+            path = os.path.join(root, name)
+            if not os.path.islink(path):
+                os.chmod(path, files)
 
 
 def recover_folder(target: str | Path) -> None:
