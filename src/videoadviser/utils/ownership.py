@@ -244,11 +244,7 @@ def claim_folder(
     or hold ``marker`` (JSON) that ``is_kind`` recognises as one of the command's ``kind``."""
     if is_free(folder):
         return
-    try:
-        content = json.loads((folder / marker).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        content = None
-    if content is None or not is_kind(content):
+    if not is_kind(_json(folder / marker)):  # {} when missing or unreadable: no kind's mark
         entries = sorted(p.name + ("/" if p.is_dir() else "") for p in folder.iterdir())
         raise ConfigError(
             f"{what} {folder}: not {_a(kind)} (no {marker} of one) and not empty: it holds "
