@@ -8,7 +8,7 @@ split; test MAE is reported. Writes ``curve.csv`` (one row per seed and size), `
 (mean and std per size, with each size against the baseline: relative change, seed-and-clip
 bootstrap p, ASO epsilon_min), ``curve.json`` and ``curve.png``.
 
-The README's curve comes from (the pool is the largest the corpus allows, 26951 clips; the
+The curve of docs/results.md comes from (the pool is the largest the corpus allows, 26951 clips; the
 main job's five-seed run folder supplies the teachers and their pool labels; the student recipe
 pinned to the short one the curve was measured with, before the demo recipe's students got six
 epochs):

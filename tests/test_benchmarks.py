@@ -1,4 +1,4 @@
-"""The benchmark scripts run end to end on tiny data (their figures are for the README)."""
+"""The benchmark scripts run end to end on tiny data (their figures are for docs/)."""
 
 from __future__ import annotations
 
