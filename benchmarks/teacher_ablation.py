@@ -9,7 +9,7 @@ goals measured on validation:
 - video + transcript at least 5% below video only, and below transcript only;
 - the transcript-only teacher within 5% of the text-only student.
 
-The tables of docs/results.md come from, on each profile (the demo recipe with the transcript warm-up
+docs/results.md's tables come from, on each profile (the demo recipe with the transcript warm-up
 and video dropout; two profiles side by side, one thread each: OMP_NUM_THREADS=1):
 
     python benchmarks/teacher_ablation.py --profile mosi --student --out runs/ablation-mosi \

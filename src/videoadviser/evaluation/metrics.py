@@ -6,8 +6,8 @@ multi-class accuracies, sklearn's weighted F1, and the same 4-decimal rounding a
 same numeric types (``round`` on a numpy float rounds like ``np.round``, on a Python float like
 Python; we keep MMSA's types so that both agree even on ties).
 
-Retrieval mAP follows the definition in METHOD.md §4: cosine similarity, every item of the other
-modality ranked, AP averaged once per query.
+Retrieval mAP follows the definition in docs/method.md ("Metrics"): cosine similarity, every
+item of the other modality ranked, AP averaged once per query.
 """
 
 from __future__ import annotations
@@ -165,14 +165,14 @@ def mean_average_precision(
     gallery_emb: ArrayLike,
     gallery_labels: ArrayLike,
 ) -> float:
-    """Mean over queries of :func:`average_precisions` (METHOD.md §4)."""
+    """Mean over queries of :func:`average_precisions` (docs/method.md)."""
     return float(average_precisions(query_emb, query_labels, gallery_emb, gallery_labels).mean())
 
 
 def retrieval_map(
     audio_emb: ArrayLike, visual_emb: ArrayLike, labels_audio: ArrayLike, labels_visual: ArrayLike
 ) -> dict[str, float]:
-    """Audio-visual retrieval: ``{"mAP_A2V", "mAP_V2A", "mAP_mean"}`` (METHOD.md §4)."""
+    """Audio-visual retrieval: ``{"mAP_A2V", "mAP_V2A", "mAP_mean"}`` (docs/method.md)."""
     a2v = mean_average_precision(audio_emb, labels_audio, visual_emb, labels_visual)
     v2a = mean_average_precision(visual_emb, labels_visual, audio_emb, labels_audio)
     return {"mAP_A2V": a2v, "mAP_V2A": v2a, "mAP_mean": (a2v + v2a) / 2.0}

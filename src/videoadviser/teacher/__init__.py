@@ -1,1 +1,1 @@
-"""The CLIP-based multimodal teacher (METHOD.md §2) and distillation step 1."""
+"""The CLIP-based multimodal teacher (docs/method.md) and distillation step 1."""
