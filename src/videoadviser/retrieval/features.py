@@ -26,7 +26,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from videoadviser.data.frames import video_stream
+from videoadviser.data.frames import SWSCALE_THREADS, video_stream
 from videoadviser.errors import VideoDecodeError
 
 SAMPLE_RATE = 16000
@@ -160,7 +160,7 @@ def decode_av(path: str | Path) -> tuple[np.ndarray, float, np.ndarray]:
             frames, chunks = [], []
             for frame in container.decode(**wanted):
                 if isinstance(frame, av.VideoFrame):
-                    frames.append(frame.to_ndarray(format="rgb24"))
+                    frames.append(frame.to_ndarray(format="rgb24", threads=SWSCALE_THREADS))
                 else:
                     chunks += [r.to_ndarray().reshape(-1) for r in resampler.resample(frame)]
             if "audio" in wanted:
