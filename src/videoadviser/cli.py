@@ -139,7 +139,7 @@ def _cmd_teacher_train(args: argparse.Namespace) -> int:
     from videoadviser.teacher.trainer import train_teacher
     from videoadviser.utils.ownership import check_folder_path
 
-    check_folder_path(args.out)
+    check_folder_path(args.out, "--out")
     recipe = _recipe(args)
     dataset = prepare_dataset(recipe, progress=not args.quiet)
     metrics = _train_stage(
@@ -178,7 +178,7 @@ def _cmd_student_train(args: argparse.Namespace) -> int:
     from videoadviser.student.trainer import resolved_lambda2, train_student
     from videoadviser.utils.ownership import check_folder_path
 
-    check_folder_path(args.out)
+    check_folder_path(args.out, "--out")
     recipe = _recipe(args)
     dataset = prepare_dataset(recipe, progress=not args.quiet)
     transfer = prepare_transfer(recipe, dataset, progress=not args.quiet)
