@@ -195,6 +195,11 @@ def test_export_and_predict_from_the_command_line(
     with open(scored, newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert [r["text"] for r in rows] == [*texts, "third line"]
+    # the same command again: its own file is replaced only with --overwrite
+    again = ["predict", "--model", str(out), "--backend", "onnx", "--file", str(lines)]
+    assert main([*again, "--out", str(scored)]) == 2
+    assert "pass --overwrite to replace it" in capsys.readouterr().err
+    assert main([*again, "--out", str(scored), "--overwrite"]) == 0
     # (the export, the student's save_pretrained folder and its tensorboard events too)
     folders = [out, student, *student.parent.glob("tensorboard/**/")]
     files = [out / "model.onnx", student / "config.json", scored]
