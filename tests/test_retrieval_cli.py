@@ -385,6 +385,11 @@ def test_make_demo_and_run_never_touch_a_users_file(
     # its own set is made again only with --overwrite
     own = tmp_path / "own"
     shutil.copytree(tiny_vegas, own)
+    # issue 24 re-probe: the same settings again were refused; now the set is reused as is
+    packed = (own / "vegas_feature.h5").stat()
+    assert main(["retrieval", "make-demo", str(own), "--clips-per-class", "6", "-q"]) == 0
+    assert "ready at" in capsys.readouterr().out
+    assert (own / "vegas_feature.h5").stat().st_mtime_ns == packed.st_mtime_ns
     assert main(["retrieval", "make-demo", str(own), "--clips-per-class", "1", "-q"]) == 2
     assert "pass --overwrite" in capsys.readouterr().err
     again = ["retrieval", "make-demo", str(own), "--clips-per-class", "1", "-q", "--overwrite"]

@@ -346,7 +346,7 @@ def _cmd_retrieval_make_demo(args: argparse.Namespace) -> int:
         progress=not args.quiet,
         overwrite=args.overwrite,
     )
-    print(f"wrote {path} (and the per-video layout and videos beside it)")
+    print(f"embedded VEGAS-like set ready at {path} (the per-video layout and videos beside it)")
     return 0
 
 
@@ -723,7 +723,9 @@ def _add_retrieval_commands(commands: argparse._SubParsersAction) -> None:  # ty
         "make-demo",
         help="write the embedded VEGAS-like set (mp4 with audio, features, vegas_feature.h5)",
     )
-    demo.add_argument("dir", type=Path, help="output folder (a new or empty one)")
+    demo.add_argument(
+        "dir", type=Path, help="output folder (created; reused if made with the same settings)"
+    )
     demo.add_argument("--clips-per-class", type=int, default=50, help="default 50")
     demo.add_argument("--seed", type=int, default=2023, help="generation seed (default 2023)")
     demo.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
