@@ -35,6 +35,10 @@ def test_make_demo_then_check(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     printed = json.loads(capsys.readouterr().out)
     assert printed["splits"] == {"train": 6, "valid": 3, "test": 3}
     assert json.loads(report.read_text())["videos"]["bad_files"] == {}
+    # its own summary is replaced only with --overwrite
+    assert main(["data", "check", str(folder), "-q", "--json", str(report)]) == 2
+    assert "pass --overwrite to replace it" in capsys.readouterr().err
+    assert main(["data", "check", str(folder), "-q", "--json", str(report), "--overwrite"]) == 0
 
 
 def test_bad_dataset_exits_2_with_a_message(
@@ -89,6 +93,79 @@ def test_a_file_output_that_is_a_folder_is_refused_before_any_work(
     assert f"{folder}: is a folder; give a file path, e.g. {folder / 'predictions.csv'}" in err
     assert str(missing) not in err  # refused before the model or data was looked at
     assert list(folder.iterdir()) == []
+
+
+def test_a_users_file_given_as_a_file_output_is_never_replaced(
+    tiny_demo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # issue 24 re-probe: each of these replaced the user's file silently
+    notes = tmp_path / "notes.txt"
+    notes.write_bytes(b"my notes\r\n")
+    data = tmp_path / "d"
+    data.mkdir()
+    shutil.copy(tiny_demo / "label.csv", data / "label.csv")
+    texts = tmp_path / "in.txt"
+    texts.write_bytes(b"what a day\n")
+    missing = str(tmp_path / "missing")  # never loaded: the output is refused first
+    teacher = ["teacher", "predict", "--teacher", missing, "--data", str(data), "-q"]
+    commands = {
+        notes: ["predict", "--model", missing, "hello", "--out", str(notes)],
+        data / "label.csv": [*teacher, "--out", str(data / "label.csv")],
+        texts: ["predict", "--model", missing, "--file", str(texts), "--out", str(texts)],
+        tmp_path / "notes.json": ["data", "check", missing, "--json", str(tmp_path / "notes.json")],
+    }
+    (tmp_path / "notes.json").write_text('{"mine": 1}')
+    files = {path: path.read_bytes() for path in commands}
+    for path, command in commands.items():
+        for overwrite in ([], ["--overwrite"]):
+            assert main([*command, *overwrite]) == 2, command
+            err = capsys.readouterr().err
+            assert f"{path}: " in err and "--overwrite" not in err, err
+            assert missing not in err  # refused before any work
+    assert main(commands[texts]) == 2 and "is also the input --file" in capsys.readouterr().err
+    assert {path: path.read_bytes() for path in commands} == files
+
+
+def test_a_file_output_the_command_wrote_is_replaced_only_with_overwrite(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = str(tmp_path / "missing")
+    scored = tmp_path / "scored.csv"
+    scored.write_text("text,sentiment\nhi,0.5\n")  # as `predict --out` writes it
+    predictions = tmp_path / "teacher.csv"  # as `teacher predict` writes it
+    predictions.write_text("uid,split,label,has_video,r_T,logit_0,logit_1\na$_$1,train,1,1,1,0,0\n")
+    teacher = ["teacher", "predict", "--teacher", missing, "--data", missing, "-q"]
+    for path, command in (
+        (scored, ["predict", "--model", missing, "hello", "--out", str(scored)]),
+        (predictions, [*teacher, "--out", str(predictions)]),
+    ):
+        assert main(command) == 2
+        err = capsys.readouterr().err
+        assert f"{path}: " in err and "pass --overwrite to replace it" in err
+        assert main([*command, "--overwrite"]) == 2  # accepted: then the missing model stops it
+        assert missing in capsys.readouterr().err
+    # the CSV predict writes for a CSV input keeps its columns: that header is recognised
+    table = tmp_path / "table.csv"
+    table.write_text("id,text\n1,hi\n")
+    scored.write_text("id,text,sentiment\n1,hi,0.5\n")
+    command = ["predict", "--model", missing, "--csv", str(table), "--out", str(scored)]
+    assert main([*command, "--overwrite"]) == 2 and missing in capsys.readouterr().err
+    scored.write_text("text,sentiment\nhi,0.5\n")  # not what this input gives: not replaced
+    assert main([*command, "--overwrite"]) == 2
+    assert "exists and is not" in capsys.readouterr().err
+
+
+def test_folder_arguments_are_named_as_the_user_gave_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # issue 24 re-probe: these take a positional folder but their messages said "--out"
+    file = tmp_path / "file"
+    file.write_bytes(b"mine")
+    for command in (["report"], ["data", "make-demo"], ["retrieval", "make-demo", "-q"]):
+        assert main([*command, str(file)]) == 2
+        err = capsys.readouterr().err
+        assert f"{file}: is a file, not a folder" in err and "--out" not in err, err
+    assert file.read_bytes() == b"mine"
 
 
 def test_predict_refuses_empty_texts_and_other_encodings_by_line(

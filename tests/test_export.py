@@ -106,6 +106,33 @@ def test_export_never_replaces_what_is_not_an_export(student: Path, tmp_path: Pa
     assert (tmp_path / "notes" / "keep.txt").read_text() == "mine"
 
 
+def test_export_into_another_videoadviser_folder_says_what_it_is(
+    tiny_demo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # issue 24 re-probe: `export --out` into a run, a stage or a teacher checkpoint
+    model = tmp_path / "model"  # refused before it is loaded: a student's config.json will do
+    model.mkdir()
+    (model / "config.json").write_text('{"model_type": "roberta"}')
+    run = tmp_path / "run"
+    (run / "seed_1" / "teacher").mkdir(parents=True)
+    (run / "recipe.json").write_text('{"teacher": {}, "student": {}, "data": {}}')
+    (run / "seed_1" / "teacher" / "stage.json").write_text('{"kind": "teacher", "hash": "0"}')
+    checkpoint = tmp_path / "checkpoint"
+    checkpoint.mkdir()
+    (checkpoint / "config.json").write_text('{"kind": "videoadviser-teacher"}')
+    said = {
+        run: "is the folder of a `videoadviser run`",
+        run / "seed_1" / "teacher": "is a teacher stage folder",
+        checkpoint: "holds a teacher checkpoint",
+        tiny_demo: "holds an embedded dataset",
+    }
+    for folder, what in said.items():
+        assert main(["export", str(model), "--onnx", "--out", str(folder)]) == 2
+        err = capsys.readouterr().err
+        assert f"{folder} {what}, not an ONNX export; it is left as it is" in err, err
+        assert "did not write" not in err and "choose another --out" in err
+
+
 def test_find_student_in_run_seed_and_stage_folders(student: Path, tmp_path: Path) -> None:
     run = tmp_path / "run"
     for seed_name in ("seed_7", "seed_10"):  # 7 comes first by number, not as text
@@ -168,6 +195,11 @@ def test_export_and_predict_from_the_command_line(
     with open(scored, newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert [r["text"] for r in rows] == [*texts, "third line"]
+    # the same command again: its own file is replaced only with --overwrite
+    again = ["predict", "--model", str(out), "--backend", "onnx", "--file", str(lines)]
+    assert main([*again, "--out", str(scored)]) == 2
+    assert "pass --overwrite to replace it" in capsys.readouterr().err
+    assert main([*again, "--out", str(scored), "--overwrite"]) == 0
     # (the export, the student's save_pretrained folder and its tensorboard events too)
     folders = [out, student, *student.parent.glob("tensorboard/**/")]
     files = [out / "model.onnx", student / "config.json", scored]

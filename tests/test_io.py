@@ -17,6 +17,7 @@ from videoadviser.utils.io import (
     atomic_open,
     atomic_path,
     check_output_file,
+    csv_header,
     current_umask,
     read_json,
     read_user_text,
@@ -150,7 +151,74 @@ def test_a_file_output_in_a_read_only_folder_is_refused(tmp_path: Path) -> None:
         locked.chmod(0o755)
 
 
-def test_a_file_output_that_can_be_written_is_accepted(tmp_path: Path) -> None:
-    (tmp_path / "old.csv").write_text("x")
-    assert check_output_file(tmp_path / "old.csv") == tmp_path / "old.csv"  # replaced later
+def test_a_new_file_output_is_accepted_and_nothing_is_created(tmp_path: Path) -> None:
+    assert check_output_file(tmp_path / "p.csv") == tmp_path / "p.csv"
     assert check_output_file(tmp_path / "new" / "deeper" / "p.csv").parent.exists() is False
+
+
+def _ours(path: Path) -> bool:
+    return csv_header(path) == ["text", "sentiment"]
+
+
+def test_an_existing_file_is_replaced_only_if_the_command_wrote_it_and_overwrite_is_given(
+    tmp_path: Path,
+) -> None:
+    # issue 24 re-probe: `predict --out notes.txt` replaced a user's notes silently
+    notes = tmp_path / "notes.txt"
+    notes.write_bytes(b"my notes\n")
+    for overwrite in (False, True):
+        with pytest.raises(ConfigError, match="notes.txt: exists and is not") as refused:
+            check_output_file(notes, kind="predictions CSV", is_kind=_ours, overwrite=overwrite)
+        assert "--overwrite" not in str(refused.value)  # no flag would make it replace them
+    assert notes.read_bytes() == b"my notes\n"
+    # the command's own file (its header row exactly as it writes it): only with overwrite
+    own = tmp_path / "scored.csv"
+    write_csv(own, [{"text": "hi", "sentiment": 1.5}], ["text", "sentiment"])
+    with pytest.raises(ConfigError, match="pass --overwrite to replace it"):
+        check_output_file(own, kind="predictions CSV", is_kind=_ours)
+    assert check_output_file(own, kind="predictions CSV", is_kind=_ours, overwrite=True) == own
+    # a header that is almost the command's (another column, a BOM, CRLF) is a user's file
+    for text in ("text,sentiment,mine\n", "\ufefftext,sentiment\n", "text,sentiment\r\n"):
+        own.write_bytes(text.encode())
+        with pytest.raises(ConfigError, match="exists and is not"):
+            check_output_file(own, kind="predictions CSV", is_kind=_ours, overwrite=True)
+    # without a recogniser no existing file is the command's
+    write_csv(own, [{"text": "hi", "sentiment": 1.5}], ["text", "sentiment"])
+    with pytest.raises(ConfigError, match="exists and is not"):
+        check_output_file(own, overwrite=True)
+
+
+def test_a_users_symlink_where_a_file_is_written_is_never_replaced(tmp_path: Path) -> None:
+    # issue 24 re-probe: a run rewrites its named files in place; a user's link there was
+    # replaced by the new file (the link deleted)
+    mine = tmp_path / "mine.json"
+    mine.write_text("keep")
+    link = tmp_path / "results.json"
+    link.symlink_to(mine)
+    with pytest.raises(ConfigError, match="results.json: is a symbolic link"):
+        write_json(link, {"a": 1})
+    with pytest.raises(ConfigError, match="is a symbolic link"), atomic_path(link):
+        pass
+    assert link.is_symlink() and mine.read_text() == "keep"
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_an_output_that_is_an_input_or_a_link_is_always_refused(tmp_path: Path) -> None:
+    given = tmp_path / "in.csv"  # the command's own earlier output, given as the input now
+    write_csv(given, [{"text": "hi", "sentiment": 1.5}], ["text", "sentiment"])
+    inputs = {"--csv": given, "--file": None}
+    with pytest.raises(ConfigError, match=r"in\.csv: is also the input --csv"):
+        check_output_file(given, kind="k", is_kind=_ours, overwrite=True, inputs=inputs)
+    (tmp_path / "sub").mkdir()
+    same = tmp_path / "sub" / ".." / "in.csv"  # the same file by another name
+    with pytest.raises(ConfigError, match="is also the input --csv"):
+        check_output_file(same, kind="k", is_kind=_ours, overwrite=True, inputs=inputs)
+    link = tmp_path / "link.csv"
+    link.symlink_to(given)
+    with pytest.raises(ConfigError, match="link.csv: is a symbolic link"):
+        check_output_file(link, kind="k", is_kind=_ours, overwrite=True)
+    dangling = tmp_path / "dangling.csv"
+    dangling.symlink_to(tmp_path / "nowhere.csv")
+    with pytest.raises(ConfigError, match="is a symbolic link"):
+        check_output_file(dangling)
+    assert link.is_symlink() and dangling.is_symlink()

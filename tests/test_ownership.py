@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 
 from videoadviser.errors import ConfigError
+from videoadviser.pipeline import is_run_recipe
+from videoadviser.retrieval.pipeline import is_retrieval_recipe
 from videoadviser.utils.io import staged_folder, write_json
 from videoadviser.utils.ownership import (
     ONNX_EXPORT,
@@ -14,6 +16,7 @@ from videoadviser.utils.ownership import (
     TEACHER_CHECKPOINT,
     check_folder_path,
     check_replaceable,
+    claim_folder,
     foreign_files,
     read_manifest,
 )
@@ -74,7 +77,9 @@ def test_a_file_where_a_folder_is_expected_is_refused(tmp_path: Path) -> None:
     file = tmp_path / "out"
     file.write_text("a file")
     with pytest.raises(ConfigError, match="--out .*out: is a file, not a folder"):
-        check_folder_path(file)
+        check_folder_path(file, "--out")
+    with pytest.raises(ConfigError, match=f"^{file}: is a file, not a folder"):
+        check_folder_path(file)  # (a positional folder: named by its path alone)
     with pytest.raises(ConfigError, match="is a file"):
         claim_stage(file, make_stamp(kind="teacher", seed=1))
     assert file.read_text() == "a file"
@@ -145,3 +150,83 @@ def test_a_product_an_older_version_wrote_is_told_by_its_marker(tmp_path: Path) 
     (data / "Raw" / "v1" / "notes.txt").write_text("mine")
     assert foreign_files(data) == ["Raw/v1/notes.txt"]
     check_replaceable(tmp_path / "absent", ONNX_EXPORT)  # nothing there: free
+
+
+def _run_folders(root: Path) -> dict[str, Path]:
+    """Hand-made folders of each kind videoadviser writes in place, by their markers."""
+    run, retrieval = root / "run", root / "retrieval"
+    write_json(run / "recipe.json", {"teacher": {}, "student": {}, "data": {}})
+    write_json(run / "seed_1" / "teacher" / STAMP_FILE, make_stamp(kind="teacher", seed=1))
+    write_json(retrieval / "recipe.json", {"model": {}, "distill": {}, "data": {}})
+    return {"run": run, "stage": run / "seed_1" / "teacher", "retrieval": retrieval}
+
+
+def test_a_folder_of_another_videoadviser_kind_is_named_for_what_it_is(tmp_path: Path) -> None:
+    # issue 24 re-probe: `export --out RUN` said the run's own files were "not written by
+    # videoadviser", and `retrieval run --out RUN` that the run folder had "no recipe.json"
+    folders = _run_folders(tmp_path)
+    said = {
+        "run": "is the folder of a `videoadviser run`",
+        "stage": "is a teacher stage folder",
+        "retrieval": "is the folder of a `videoadviser retrieval run`",
+    }
+    for name, folder in folders.items():
+        with pytest.raises(ConfigError, match=f"{said[name]}, not an ONNX export") as refused:
+            check_replaceable(folder, ONNX_EXPORT, "--out")
+        assert "did not write" not in str(refused.value) and "--overwrite" not in str(refused.value)
+    for name in ("run", "stage"):
+        with pytest.raises(ConfigError, match=f"{said[name]}, not a retrieval run folder"):
+            claim_folder(folders[name], "recipe.json", is_retrieval_recipe, "retrieval run folder")
+    with pytest.raises(ConfigError, match=f"{said['retrieval']}, not a run folder"):
+        claim_folder(folders["retrieval"], "recipe.json", is_run_recipe, "run folder")
+    _product(tmp_path / "vegas", "embedded VEGAS-like set")
+    with pytest.raises(ConfigError, match="holds an embedded VEGAS-like set, not a run folder"):
+        claim_folder(tmp_path / "vegas", "recipe.json", is_run_recipe, "run folder")
+    # the folder's own kind is claimed as before
+    claim_folder(folders["run"], "recipe.json", is_run_recipe, "run folder")
+    claim_folder(folders["retrieval"], "recipe.json", is_retrieval_recipe, "retrieval run folder")
+
+
+def test_a_users_symlink_in_a_stage_or_product_is_foreign_and_never_deleted(
+    tmp_path: Path,
+) -> None:
+    # issue 24 re-probe: `--overwrite` deleted a user's symlink placed in a stage folder
+    mine = tmp_path / "mine"
+    (mine / "empty").mkdir(parents=True)
+    (mine / "notes.txt").write_bytes(b"keep\n")
+    _product(mine / "product")  # a product of the tool's, elsewhere
+    stage = tmp_path / "teacher"
+    first = make_stamp(kind="teacher", teacher={"lr": 1e-3})
+    claim_stage(stage, first)
+    _product(stage / "best")
+    write_json(stage / "metrics.json", {})
+    second = make_stamp(kind="teacher", teacher={"lr": 2e-4})
+    links = {  # entries a stage writes itself, and others; to files and to folders
+        "tensorboard": mine / "empty",
+        "history.csv": mine / "notes.txt",
+        "last": mine / "product",
+        "data": mine / "empty",
+        "best/extra": mine / "empty",
+    }
+    for name, target in links.items():
+        (stage / name).symlink_to(target)
+        assert foreign_files(stage, STAGE_LAYOUT) == [name], name
+        with pytest.raises(ConfigError, match=f"did not write: {stage / name}") as refused:
+            claim_stage(stage, second, overwrite=True)
+        assert "--overwrite" not in str(refused.value)
+        assert (stage / name).is_symlink(), name
+        (stage / name).unlink()
+    assert (mine / "notes.txt").read_bytes() == b"keep\n" and (mine / "product").is_dir()
+    # in a product: a link is foreign, so the product is not replaced (and its link kept)
+    (stage / "best" / "extra").symlink_to(mine / "empty")
+    with pytest.raises(ConfigError, match=r"did not write: .*best/extra"):
+        _product(stage / "best")
+    assert (stage / "best" / "extra").is_symlink()
+    (stage / "best" / "extra").unlink()
+    # a product's place that is a link is not replaced (nor written through)
+    link = tmp_path / "served"
+    link.symlink_to(mine / "empty")
+    with pytest.raises(ConfigError, match="served: is a symbolic link"):
+        _product(link)
+    assert link.is_symlink() and list((mine / "empty").iterdir()) == []
+    _product(stage / "best")  # with the links gone, its own product is replaced as before

@@ -15,6 +15,7 @@ from videoadviser.cli import main
 from videoadviser.config import Recipe
 from videoadviser.errors import ConfigError
 from videoadviser.pipeline import run_experiment
+from videoadviser.teacher.trainer import is_predictions_file
 
 
 def test_run_prints_the_table_writes_files_and_resumes(
@@ -265,6 +266,9 @@ def test_student_with_a_pool_needs_the_pools_teacher_predictions(
         str(tmp_path / "t" / "best"),
     ]
     assert main([*predict, "--out", str(tmp_path / "labelled.csv"), "-q", *FAST]) == 0
+    assert is_predictions_file(tmp_path / "labelled.csv")  # told by its header row
+    assert main([*predict, "--out", str(tmp_path / "labelled.csv"), "-q", *FAST]) == 2
+    assert "pass --overwrite to replace it" in capsys.readouterr().err
     student = ["student", "train", "--data", str(tiny_demo), "--unlabelled", str(tiny_pool), "-q"]
     student += ["--out", str(tmp_path / "s"), *FAST]
     capsys.readouterr()

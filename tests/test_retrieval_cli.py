@@ -343,6 +343,26 @@ def test_per_video_folder_end_to_end_and_folds_file_changes(
     assert "data.class_names: 1 names for the 10 classes" in capsys.readouterr().err
 
 
+def test_retrieval_run_into_another_videoadviser_folder_says_what_it_is(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # issue 24 re-probe: "not a retrieval run folder (no recipe.json of one)" for a run folder
+    run = tmp_path / "run"
+    (run / "seed_1" / "teacher").mkdir(parents=True)
+    (run / "recipe.json").write_text('{"teacher": {}, "student": {}, "data": {}}')
+    (run / "seed_1" / "teacher" / "stage.json").write_text('{"kind": "teacher", "hash": "0"}')
+    said = {
+        run: "is the folder of a `videoadviser run`",
+        run / "seed_1" / "teacher": "is a teacher stage folder",
+    }
+    for folder, what in said.items():
+        assert main(["retrieval", "run", "--out", str(folder), "-q"]) == 2
+        err = capsys.readouterr().err
+        assert f"--out {folder} {what}, not a retrieval run folder; nothing there" in err, err
+        assert "no recipe.json" not in err
+    assert sorted(p.name for p in run.iterdir()) == ["recipe.json", "seed_1"]
+
+
 def test_make_demo_and_run_never_touch_a_users_file(
     tiny_vegas: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -365,6 +385,11 @@ def test_make_demo_and_run_never_touch_a_users_file(
     # its own set is made again only with --overwrite
     own = tmp_path / "own"
     shutil.copytree(tiny_vegas, own)
+    # issue 24 re-probe: the same settings again were refused; now the set is reused as is
+    packed = (own / "vegas_feature.h5").stat()
+    assert main(["retrieval", "make-demo", str(own), "--clips-per-class", "6", "-q"]) == 0
+    assert "ready at" in capsys.readouterr().out
+    assert (own / "vegas_feature.h5").stat().st_mtime_ns == packed.st_mtime_ns
     assert main(["retrieval", "make-demo", str(own), "--clips-per-class", "1", "-q"]) == 2
     assert "pass --overwrite" in capsys.readouterr().err
     again = ["retrieval", "make-demo", str(own), "--clips-per-class", "1", "-q", "--overwrite"]

@@ -8,6 +8,7 @@ import pytest
 from videoadviser.config import Recipe
 from videoadviser.data.dataset import load_dataset
 from videoadviser.teacher.predict import speaker_folds
+from videoadviser.teacher.trainer import is_predictions_file, write_predictions
 
 
 def test_speaker_folds_cover_every_clip_once_without_sharing_a_speaker(tiny_demo: Path) -> None:
@@ -51,3 +52,23 @@ def test_out_of_fold_targets_come_from_teachers_that_never_saw_the_clip(
     # a finished fold is reused, not retrained
     again = predict.out_of_fold_predictions(tiny_recipe, dataset, tmp_path / "oof", False)
     assert len(trained_on) == 2 and [r["r_T"] for r in again] == [r["r_T"] for r in rows]
+
+
+def test_a_predictions_file_is_told_by_the_header_row_the_tool_writes(tmp_path: Path) -> None:
+    path = tmp_path / "teacher_predictions.csv"
+    row = {"uid": "a$_$1", "split": "train", "label": 1.0, "has_video": 1, "r_T": 0.5}
+    row.update({f"logit_{k}": 0.0 for k in range(7)})
+    write_predictions(path, [row])
+    assert is_predictions_file(path)
+    write_predictions(path, [{**row, "r_T_in_sample": 0.4, "fold": 1}])  # a run's, out of fold
+    assert is_predictions_file(path)
+    for header in (
+        "uid,split,label,has_video,r_T\n",  # no logits
+        "uid,split,label,has_video,r_T,logit_1\n",  # not from logit_0
+        "uid,split,label,has_video,r_T,logit_0,notes\n",
+        "video_id,clip_id,text,label\n",  # a dataset's label.csv
+        "uid,split,label,has_video,r_T,logit_0\r\n",  # another program saved it
+    ):
+        path.write_text(header, newline="")
+        assert not is_predictions_file(path), header
+    assert not is_predictions_file(tmp_path / "absent.csv")

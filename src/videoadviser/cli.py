@@ -22,6 +22,11 @@ OVERWRITE_HELP = (
     "replace what an earlier run of this command made there with other settings (never a "
     "file videoadviser did not write: a folder holding one is refused)"
 )
+FILE_OVERWRITE_HELP = (
+    "replace the file at {option} when an earlier run of this command wrote it (recognised by "
+    "its header row; default: stop). Any other file there is never replaced, whatever the "
+    "flag, nor an input of the command"
+)
 
 
 def _cmd_make_demo(args: argparse.Namespace) -> int:
@@ -44,11 +49,18 @@ def _cmd_make_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
-    from videoadviser.data.dataset import load_dataset
+    from videoadviser.data.dataset import is_summary_file, load_dataset
     from videoadviser.utils.io import check_output_file, write_json
 
     if args.json:
-        check_output_file(args.json, "--json")
+        check_output_file(
+            args.json,
+            "--json",
+            kind="a dataset summary of `data check --json`",
+            is_kind=is_summary_file,
+            overwrite=args.overwrite,
+            inputs={"PATH": args.path, "--raw-root": args.raw_root},
+        )
     dataset = load_dataset(
         args.path, video_policy=args.video_policy, raw_root=args.raw_root, progress=not args.quiet
     )
@@ -139,7 +151,7 @@ def _cmd_teacher_train(args: argparse.Namespace) -> int:
     from videoadviser.teacher.trainer import train_teacher
     from videoadviser.utils.ownership import check_folder_path
 
-    check_folder_path(args.out)
+    check_folder_path(args.out, "--out")
     recipe = _recipe(args)
     dataset = prepare_dataset(recipe, progress=not args.quiet)
     metrics = _train_stage(
@@ -157,14 +169,21 @@ def _cmd_teacher_train(args: argparse.Namespace) -> int:
 def _cmd_teacher_predict(args: argparse.Namespace) -> int:
     from videoadviser.pipeline import prepare_dataset, prepare_transfer
     from videoadviser.teacher.predict import predict_teacher
-    from videoadviser.utils.io import check_output_file
+    from videoadviser.teacher.trainer import check_predictions_file
 
-    check_output_file(args.out)
+    inputs = {"--data": args.data, "--unlabelled": args.unlabelled, "--recipe": args.recipe}
+    check_predictions_file(args.out, args.overwrite, inputs)
     recipe = _recipe(args)
     dataset = prepare_dataset(recipe, progress=not args.quiet)
     transfer = prepare_transfer(recipe, dataset, progress=not args.quiet)
     rows = predict_teacher(
-        args.teacher, dataset, recipe, args.out, progress=not args.quiet, transfer=transfer
+        args.teacher,
+        dataset,
+        recipe,
+        args.out,
+        progress=not args.quiet,
+        transfer=transfer,
+        overwrite=args.overwrite,
     )
     print(f"wrote {len(rows)} teacher predictions to {args.out}")
     return 0
@@ -178,7 +197,7 @@ def _cmd_student_train(args: argparse.Namespace) -> int:
     from videoadviser.student.trainer import resolved_lambda2, train_student
     from videoadviser.utils.ownership import check_folder_path
 
-    check_folder_path(args.out)
+    check_folder_path(args.out, "--out")
     recipe = _recipe(args)
     dataset = prepare_dataset(recipe, progress=not args.quiet)
     transfer = prepare_transfer(recipe, dataset, progress=not args.quiet)
@@ -213,13 +232,18 @@ def _cmd_student_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
-    from videoadviser.student.texts import read_texts
+    from videoadviser.student.texts import (
+        SCORE_COLUMN,
+        check_scores_file,
+        read_texts,
+        scored_columns,
+    )
     from videoadviser.student.trainer import predict_texts
-    from videoadviser.utils.io import check_output_file, write_csv
+    from videoadviser.utils.io import write_csv
 
-    if args.out:
-        check_output_file(args.out)
     given = read_texts(args.text, args.file, args.csv, args.text_column)
+    if args.out:  # before the model is loaded
+        check_scores_file(args.out, given, args.overwrite, {"--file": args.file, "--csv": args.csv})
     model = args.model
     if args.backend == "torch":
         from videoadviser.student.export import find_student
@@ -227,9 +251,9 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         model = find_student(model)
     scores = predict_texts(model, given.texts, backend=args.backend)
     for row, score in zip(given.rows, scores):
-        row["sentiment"] = round(float(score), 4)
+        row[SCORE_COLUMN] = round(float(score), 4)
     if args.out:
-        write_csv(args.out, given.rows, list(given.rows[0]))
+        write_csv(args.out, given.rows, scored_columns(given))
         print(f"wrote {len(given.rows)} predictions to {args.out}")
     else:
         for text, score in zip(given.texts, scores):
@@ -322,7 +346,7 @@ def _cmd_retrieval_make_demo(args: argparse.Namespace) -> int:
         progress=not args.quiet,
         overwrite=args.overwrite,
     )
-    print(f"wrote {path} (and the per-video layout and videos beside it)")
+    print(f"embedded VEGAS-like set ready at {path} (the per-video layout and videos beside it)")
     return 0
 
 
@@ -432,6 +456,12 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument(
         "--json", type=Path, default=None, help="also write the summary (with bad files) here"
     )
+    check.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the file at --json when an earlier `data check --json` wrote it "
+        "(default: stop); any other file there is never replaced, whatever the flag",
+    )
     check.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     check.set_defaults(handler=_cmd_check)
 
@@ -513,7 +543,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--teacher", type=Path, required=True, help="teacher checkpoint folder (OUT/best)"
     )
     t_pred.add_argument(
-        "--out", type=Path, default=Path("runs/teacher_predictions.csv"), help="CSV to write"
+        "--out",
+        type=Path,
+        default=Path("runs/teacher_predictions.csv"),
+        help="CSV to write (a new file, or one an earlier `teacher predict` wrote, with "
+        "--overwrite)",
+    )
+    t_pred.add_argument(
+        "--overwrite", action="store_true", help=FILE_OVERWRITE_HELP.format(option="--out")
     )
     t_pred.set_defaults(handler=_cmd_teacher_predict)
 
@@ -573,7 +610,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="torch: a student folder (or a run, stage or seed folder: its student); "
         "onnx: a folder written by `videoadviser export --onnx` (default torch)",
     )
-    predict.add_argument("--out", type=Path, default=None, help="write a CSV instead of printing")
+    predict.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="write a CSV instead of printing: the input's columns (text for texts and --file) "
+        "and sentiment; a new file, or one an earlier `predict` wrote for the same columns, "
+        "with --overwrite",
+    )
+    predict.add_argument(
+        "--overwrite", action="store_true", help=FILE_OVERWRITE_HELP.format(option="--out")
+    )
     predict.set_defaults(handler=_cmd_predict)
 
     export = commands.add_parser(
@@ -676,7 +723,9 @@ def _add_retrieval_commands(commands: argparse._SubParsersAction) -> None:  # ty
         "make-demo",
         help="write the embedded VEGAS-like set (mp4 with audio, features, vegas_feature.h5)",
     )
-    demo.add_argument("dir", type=Path, help="output folder (a new or empty one)")
+    demo.add_argument(
+        "dir", type=Path, help="output folder (created; reused if made with the same settings)"
+    )
     demo.add_argument("--clips-per-class", type=int, default=50, help="default 50")
     demo.add_argument("--seed", type=int, default=2023, help="generation seed (default 2023)")
     demo.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)

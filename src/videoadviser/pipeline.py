@@ -58,7 +58,7 @@ from videoadviser.teacher.predict import (
 from videoadviser.teacher.trainer import PREDICTIONS_FILE, train_teacher, write_predictions
 from videoadviser.utils.io import write_csv, write_json
 from videoadviser.utils.lanes import SideLane, lanes_help, side_lane
-from videoadviser.utils.ownership import claim_folder
+from videoadviser.utils.ownership import RUN_FOLDER, RUN_MARKER, claim_folder, run_kind
 from videoadviser.utils.runtime import (
     default_run_dir,
     is_main_process,
@@ -95,12 +95,12 @@ TABLE_COLUMNS = (
 )
 
 
-RECIPE_FILE = "recipe.json"  # a run folder's marker: the recipe it was run with
+RECIPE_FILE = RUN_MARKER  # a run folder's marker: the recipe it was run with
 
 
 def is_run_recipe(content: Any) -> bool:
     """Whether a ``recipe.json`` is a ``videoadviser run`` recipe (the mark of a run folder)."""
-    return isinstance(content, dict) and {"teacher", "student", "data"} <= set(content)
+    return run_kind(content) == RUN_FOLDER
 
 
 def with_demo_profile(recipe: Recipe, profile: str) -> Recipe:
@@ -453,7 +453,7 @@ def run_experiment(
     validate_recipe(recipe)
     seeds = check_seeds(seeds or [recipe.seed])
     out = Path(out_dir) if out_dir else default_run_dir(recipe.name)
-    claim_folder(out, RECIPE_FILE, is_run_recipe, "run folder")  # before any work
+    claim_folder(out, RECIPE_FILE, is_run_recipe, RUN_FOLDER)  # before any work
     started = time.perf_counter()
     dataset = prepare_dataset(recipe, progress)
     transfer = prepare_transfer(recipe, dataset, progress)

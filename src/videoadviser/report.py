@@ -463,9 +463,9 @@ def write_report(run_dir: str | Path) -> Path:
     """Write ``report.html`` into ``run_dir`` (atomically) and return its path; only into a
     run folder (marked by its ``recipe.json``), where ``report.html`` is the run's own."""
     from videoadviser.pipeline import RECIPE_FILE, is_run_recipe
-    from videoadviser.utils.ownership import claim_folder
+    from videoadviser.utils.ownership import RUN_FOLDER, claim_folder
 
-    claim_folder(Path(run_dir), RECIPE_FILE, is_run_recipe, "run folder", "RUN_DIR")
+    claim_folder(Path(run_dir), RECIPE_FILE, is_run_recipe, RUN_FOLDER, "RUN_DIR")
     path = Path(run_dir) / REPORT_FILE
     write_text(path, build_report(run_dir))
     return path

@@ -10,7 +10,10 @@ from videoadviser.data.mmsa_pickle import read_processed_pickle
 from videoadviser.data.mmsa_raw import read_label_csv
 from videoadviser.data.records import SPLITS, ClipRecord
 from videoadviser.data.videos import VideoReport, apply_video_policy
-from videoadviser.errors import DataError
+from videoadviser.errors import DataError, VideoAdviserError
+from videoadviser.utils.io import read_json
+
+SUMMARY_KEYS = ("source", "clips", "splits", "with_video", "videos")  # of summary()
 
 MIN_SPLIT_CLIPS = 2  # Pearson's r needs two points
 
@@ -30,6 +33,7 @@ class SentimentDataset:
         return [r for r in self.records if r.split == name]
 
     def summary(self) -> dict[str, object]:
+        """What ``videoadviser data check`` prints and writes (its keys: :data:`SUMMARY_KEYS`)."""
         counts = Counter(r.split for r in self.records)
         return {
             "source": self.source,
@@ -38,6 +42,16 @@ class SentimentDataset:
             "with_video": sum(r.has_video for r in self.records),
             "videos": self.video_report.as_dict(),
         }
+
+
+def is_summary_file(path: str | Path) -> bool:
+    """Whether ``path`` is a summary ``data check --json`` wrote: a JSON object with exactly
+    the keys of :meth:`SentimentDataset.summary`."""
+    try:
+        content = read_json(path)
+    except (OSError, VideoAdviserError):
+        return False
+    return isinstance(content, dict) and list(content) == list(SUMMARY_KEYS)
 
 
 def load_dataset(

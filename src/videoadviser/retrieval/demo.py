@@ -11,14 +11,18 @@
 
 Features are computed from the mp4 files by :mod:`videoadviser.retrieval.features`, the way a
 user's own videos would be. The folder is built under a temporary name and renamed into place,
-so a half-made set is never read; it replaces only an earlier set, and only when asked to
-(:mod:`videoadviser.utils.ownership`). Every clip is a pure function of ``(seed, clip index)``.
+so a half-made set is never read. A set made earlier with the same settings is reused as it
+is (its manifest records them); one made with other settings is replaced only when asked to,
+and nothing else ever (:mod:`videoadviser.utils.ownership`). Every clip is a pure function of
+``(seed, clip index)``.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import json
+import logging
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -33,7 +37,9 @@ from videoadviser.retrieval.features import video_features
 from videoadviser.retrieval.scenes import CLASSES, FPS, SAMPLE_RATE, clip_sound, render_scene
 from videoadviser.retrieval.vegas import RetrievalSet, pool_uint8, write_packed
 from videoadviser.utils.io import staged_folder, write_text
-from videoadviser.utils.ownership import VEGAS_SET, check_replaceable, is_free
+from videoadviser.utils.ownership import VEGAS_SET, check_replaceable, is_free, read_manifest
+
+logger = logging.getLogger(__name__)
 
 PACKED_FILE = "vegas_feature.h5"
 VIDEOS_DIR = "videos"
@@ -47,6 +53,14 @@ class VegasDemoConfig:
     seconds: float = 2.0
     seed: int = 2023
     test_share: float = 0.2  # of each class, for the packed file's train / test keys
+
+
+def is_vegas_demo(folder: str | Path, config: VegasDemoConfig) -> bool:
+    """Whether ``folder`` holds a complete embedded set made with exactly ``config`` (its
+    manifest, written once the set was complete, records the settings)."""
+    manifest = read_manifest(Path(folder))
+    same = manifest.get("config") == json.loads(json.dumps(asdict(config)))
+    return manifest.get("kind") == VEGAS_SET and same and (Path(folder) / PACKED_FILE).is_file()
 
 
 def _make_clip(job: tuple[Path, str, int, int, int, float]) -> tuple[str, np.ndarray, np.ndarray]:
@@ -76,17 +90,24 @@ def make_vegas_demo(
 
     ``workers``: processes that render and encode clips (-1: one per CPU core, at most 8).
 
+    A set made there earlier with this very ``config`` is reused (not made again) unless
+    ``overwrite``.
+
     Raises:
         ConfigError: ``folder`` is not empty and holds anything but an earlier set, or holds
-            one and ``overwrite`` is off.
+            one made with other settings and ``overwrite`` is off.
     """
     config = config or VegasDemoConfig()
     folder = Path(folder)
+    if is_vegas_demo(folder, config) and not overwrite:
+        logger.info("reusing the embedded VEGAS-like set at %s (same settings)", folder)
+        return folder / PACKED_FILE
     check_replaceable(folder, VEGAS_SET)
     if not overwrite and not is_free(folder):
         raise ConfigError(
-            f"{folder}: holds the embedded VEGAS-like set already; pass --overwrite to make it "
-            "again (only what videoadviser wrote there is replaced), or choose another folder"
+            f"{folder}: holds an embedded VEGAS-like set made with other settings; pass "
+            "--overwrite to make it again with these (only what videoadviser wrote there is "
+            "replaced), or choose another folder"
         )
     k = len(CLASSES)
     labels = np.repeat(np.arange(k), config.clips_per_class)

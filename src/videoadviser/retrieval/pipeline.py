@@ -61,7 +61,13 @@ from videoadviser.retrieval.vegas import (
 )
 from videoadviser.utils.checkpoint import save_checkpoint
 from videoadviser.utils.io import write_csv, write_json
-from videoadviser.utils.ownership import RETRIEVAL_CHECKPOINT, claim_folder
+from videoadviser.utils.ownership import (
+    RETRIEVAL_CHECKPOINT,
+    RETRIEVAL_RUN_FOLDER,
+    RUN_MARKER,
+    claim_folder,
+    run_kind,
+)
 from videoadviser.utils.runtime import default_run_dir, run_info, torch_threads
 from videoadviser.utils.stage import make_stamp, reuse_or_run
 
@@ -311,7 +317,7 @@ def run_retrieval(
 
 def is_retrieval_recipe(content: Any) -> bool:
     """Whether a ``recipe.json`` is a retrieval recipe (the mark of a retrieval run folder)."""
-    return isinstance(content, dict) and {"model", "distill", "data"} <= set(content)
+    return run_kind(content) == RETRIEVAL_RUN_FOLDER
 
 
 def _run_retrieval(
@@ -323,7 +329,7 @@ def _run_retrieval(
 ) -> dict[str, Any]:
     started = time.perf_counter()
     out = Path(out_dir) if out_dir else default_run_dir(recipe.name)
-    claim_folder(out, "recipe.json", is_retrieval_recipe, "retrieval run folder")
+    claim_folder(out, RUN_MARKER, is_retrieval_recipe, RETRIEVAL_RUN_FOLDER)
     data = prepare_retrieval_data(recipe, progress)
     splits = fold_split(recipe, data)
     write_json(out / "recipe.json", recipe.to_dict())

@@ -16,7 +16,9 @@ from pathlib import Path
 
 from videoadviser.data.records import join_problems
 from videoadviser.errors import DataError
-from videoadviser.utils.io import read_user_text
+from videoadviser.utils.io import check_output_file, csv_header, read_user_text
+
+SCORE_COLUMN = "sentiment"  # the column ``predict --out`` adds to the input's
 
 
 @dataclass
@@ -60,6 +62,32 @@ def read_texts(
         lines = _file_lines(file)
         return _checked([line.strip() for line in lines], [f"{file}:{i}" for i in _count(lines)])
     return _checked(list(texts), [f"text argument {i}" for i in _count(texts)])
+
+
+def scored_columns(given: TextRows) -> list[str]:
+    """The header row ``predict --out`` writes for ``given``: the input's columns (``text``
+    for texts given as arguments or a text file), then :data:`SCORE_COLUMN`."""
+    return list(dict.fromkeys([*given.rows[0], SCORE_COLUMN]))  # type: ignore[list-item]
+
+
+def check_scores_file(
+    path: Path,
+    given: TextRows,
+    overwrite: bool = False,
+    inputs: dict[str, Path | None] | None = None,
+) -> Path:
+    """Check, before any scoring, that the scores of ``given`` may be written to ``path``: an
+    existing file is replaced only with ``overwrite`` and only if it is a scores file this
+    input gives (its header row exactly :func:`scored_columns`); never one of ``inputs``
+    (:func:`~videoadviser.utils.io.check_output_file`)."""
+    columns = scored_columns(given)
+    return check_output_file(
+        path,
+        kind=f"a predictions CSV with the header row {','.join(columns)}",
+        is_kind=lambda existing: csv_header(existing) == columns,
+        overwrite=overwrite,
+        inputs=inputs,
+    )
 
 
 def _count(items: Sequence[object]) -> range:

@@ -30,6 +30,7 @@ from videoadviser.teacher.model import VideoAdviserTeacher
 from videoadviser.teacher.trainer import (
     PREDICT_BATCH_SIZE,
     TeacherTokenizers,
+    check_predictions_file,
     load_teacher,
     prediction_rows,
     prepare_inputs,
@@ -38,7 +39,7 @@ from videoadviser.teacher.trainer import (
     train_teacher,
     write_predictions,
 )
-from videoadviser.utils.io import check_output_file, read_json, write_json
+from videoadviser.utils.io import read_json, write_json
 from videoadviser.utils.runtime import make_accelerator, run_on_main
 
 PREDICT_CHUNK = 2048  # clips decoded and held in memory at a time when predicting
@@ -51,11 +52,13 @@ def predict_teacher(
     out_file: str | Path,
     progress: bool = True,
     transfer: TransferSet | None = None,
+    overwrite: bool = False,
 ) -> list[dict[str, Any]]:
     """Write r_T and the K logits of every clip of every split (and of every ``transfer`` clip)
-    to one CSV, the file the student reads. ``out_file`` is checked before any work (a folder
-    there, or an unwritable place, is a ConfigError)."""
-    check_output_file(out_file)
+    to one CSV, the file the student reads. ``out_file`` is checked before any work: a folder
+    there, an unwritable place, or an existing file that is not an earlier predictions file
+    (or is one, without ``overwrite``) is a ConfigError (:func:`check_predictions_file`)."""
+    check_predictions_file(out_file, overwrite)
     if transfer is not None:
         check_no_overlap(dataset, transfer)
     loaded = _load_for_prediction(teacher_dir, recipe)

@@ -74,7 +74,14 @@ from videoadviser.utils.engine import (
     restore_rng,
     rng_tensors,
 )
-from videoadviser.utils.io import read_json, to_jsonable, write_csv, write_json
+from videoadviser.utils.io import (
+    check_output_file,
+    csv_header,
+    read_json,
+    to_jsonable,
+    write_csv,
+    write_json,
+)
 from videoadviser.utils.ownership import TEACHER_CHECKPOINT
 from videoadviser.utils.runtime import (
     autocast,
@@ -813,3 +820,37 @@ def prediction_rows(
 def write_predictions(out_file: str | Path, rows: list[dict[str, Any]]) -> None:
     """The predictions file the student reads (rows from :func:`prediction_rows`)."""
     write_csv(out_file, rows, list(rows[0]))
+
+
+_PREDICTION_COLUMNS = ["uid", "split", "label", "has_video", "r_T"]  # then logit_0..K-1
+_OUT_OF_FOLD_COLUMNS = ["r_T_in_sample", "fold"]  # added by a run's out-of-fold targets
+PREDICTIONS_KIND = (
+    f"a teacher predictions CSV with the header row {','.join(_PREDICTION_COLUMNS)},logit_0,..."
+)
+
+
+def is_predictions_file(path: str | Path) -> bool:
+    """Whether ``path`` is a predictions file videoadviser wrote: its header row is exactly
+    the one :func:`write_predictions` writes (:func:`prediction_rows`' columns, with
+    ``r_T_in_sample,fold`` after them once a run put out-of-fold targets in)."""
+    header = csv_header(path)
+    if header is None or header[: len(_PREDICTION_COLUMNS)] != _PREDICTION_COLUMNS:
+        return False
+    logits = header[len(_PREDICTION_COLUMNS) :]
+    if logits[-len(_OUT_OF_FOLD_COLUMNS) :] == _OUT_OF_FOLD_COLUMNS:
+        logits = logits[: -len(_OUT_OF_FOLD_COLUMNS)]
+    return bool(logits) and logits == [f"logit_{k}" for k in range(len(logits))]
+
+
+def check_predictions_file(
+    path: str | Path,
+    overwrite: bool = False,
+    inputs: dict[str, str | Path | None] | None = None,
+) -> Path:
+    """Check, before any work, that a predictions file may be written at ``path``: an existing
+    file is replaced only with ``overwrite`` and only if it is one (:func:`is_predictions_file`);
+    never one of the command's ``inputs``
+    (:func:`~videoadviser.utils.io.check_output_file`)."""
+    return check_output_file(
+        path, kind=PREDICTIONS_KIND, is_kind=is_predictions_file, overwrite=overwrite, inputs=inputs
+    )

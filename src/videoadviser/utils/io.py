@@ -17,7 +17,7 @@ import math
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -28,8 +28,10 @@ from videoadviser.utils.ownership import check_replaceable, write_manifest
 
 @contextmanager
 def atomic_open(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
-    """Open ``path`` for binary writing; the content appears there only if the block succeeds."""
+    """Open ``path`` for binary writing; the content appears there only if the block succeeds.
+    A symbolic link at ``path`` is a user's and is never replaced (:func:`refuse_link`)."""
     target = Path(path)
+    refuse_link(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
@@ -48,8 +50,9 @@ def atomic_open(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
 @contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """A temporary path beside ``path`` for a library that writes by file name (h5py); it is
-    renamed to ``path`` only if the block succeeds."""
+    renamed to ``path`` only if the block succeeds (never over a link: :func:`refuse_link`)."""
     target = Path(path)
+    refuse_link(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(fd)
@@ -61,6 +64,17 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         with _suppress_oserror():
             os.unlink(tmp)
         raise
+
+
+def refuse_link(target: Path, option: str | None = None) -> None:
+    """Stop before writing the file ``target`` when it is a symbolic link: videoadviser makes
+    none, so it is a user's, and renaming a new file over it would delete it."""
+    if target.is_symlink():
+        named = f"{option} {target}" if option else str(target)
+        raise ConfigError(
+            f"{named}: is a symbolic link (to {os.readlink(target)}), and videoadviser never "
+            "replaces a link or writes through one: give another path, or move the link away"
+        )
 
 
 def current_umask() -> int:
@@ -140,7 +154,8 @@ def _umask_modes(folder: Path) -> None:
     files, folders = file_mode(), folder_mode()
     for root, dirs, names in os.walk(folder):
         for name in dirs:
-            os.chmod(os.path.join(root, name), folders)
+            if not os.path.islink(os.path.join(root, name)):  # (chmod would follow it)
+                os.chmod(os.path.join(root, name), folders)
         for name in names:
             path = os.path.join(root, name)
             if not os.path.islink(path):
@@ -253,14 +268,37 @@ def _beside(path: Path, tag: str) -> Path:
     return path.with_name(f"{path.stem}{tag}{path.suffix}")
 
 
-def check_output_file(path: str | os.PathLike[str], option: str = "--out") -> Path:
-    """Check, before any work, that ``path`` can be written as a file: not an existing folder,
-    and under a folder that exists (or can be made) and is writable. Nothing is created.
+def check_output_file(
+    path: str | os.PathLike[str],
+    option: str = "--out",
+    *,
+    kind: str = "",
+    is_kind: Callable[[Path], bool] | None = None,
+    overwrite: bool = False,
+    inputs: Mapping[str, str | os.PathLike[str] | None] | None = None,
+) -> Path:
+    """Check, before any work, that writing the file ``path`` loses nothing of a user's and
+    can be done: the one rule for a command's file output. Nothing is created.
+
+    ``path`` must not be a folder, a symbolic link (the tool makes none) or one of the
+    command's ``inputs`` (option -> path: never, whatever the flags), and must lie under a
+    folder that exists (or can be made) and is writable. An existing file is replaced only
+    with ``overwrite`` and only when ``is_kind`` recognises it as the command's own ``kind``
+    of file (words for messages, e.g. "a teacher predictions CSV"; :func:`csv_header` reads
+    its header row exactly as the command writes it); without ``is_kind`` no existing file is.
+    A message never suggests ``--overwrite`` for a file it would not replace.
 
     Raises:
         ConfigError: naming ``option``, the path and what to give instead.
     """
     target = Path(path)
+    for name, given in (inputs or {}).items():
+        if given is not None and _same_file(target, Path(given)):
+            raise ConfigError(
+                f"{option} {target}: is also the input {name}; writing there would replace "
+                "what the command reads: give another path"
+            )
+    refuse_link(target, option)
     if target.is_dir():
         raise ConfigError(
             f"{option} {target}: is a folder; give a file path, e.g. {target / 'predictions.csv'}"
@@ -275,7 +313,56 @@ def check_output_file(path: str | os.PathLike[str], option: str = "--out") -> Pa
             f"{option} {target}: the folder {parent} is not writable; give a path in a folder "
             "you can write to"
         )
+    if target.exists():
+        _check_replaceable_file(target, option, kind, is_kind, overwrite)
     return target
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether ``a`` and ``b`` name the same existing file (links and ``..`` resolved)."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one is absent: an input that is not there is not overwritten
+        return False
+
+
+def _check_replaceable_file(
+    target: Path, option: str, kind: str, is_kind: Callable[[Path], bool] | None, overwrite: bool
+) -> None:
+    """Refuse to replace the existing ``target`` unless ``overwrite`` and it is the command's
+    own ``kind`` of file (:func:`check_output_file`)."""
+    if not (target.is_file() and is_kind is not None and is_kind(target)):
+        told = f" (not {kind})" if is_kind else ""
+        raise ConfigError(
+            f"{option} {target}: exists and is not a file videoadviser wrote{told}, so nothing "
+            "replaces it: give another path, or move that file away first"
+        )
+    if not overwrite:
+        raise ConfigError(
+            f"{option} {target}: holds {kind} that videoadviser wrote earlier; pass "
+            "--overwrite to replace it, or give another path"
+        )
+
+
+def csv_header(path: str | os.PathLike[str]) -> list[str] | None:
+    """The header row of a CSV file exactly as :func:`write_csv` writes one (UTF-8 without a
+    byte-order mark, ``\n`` ending, the csv module's quoting); ``None`` for any other first
+    line (another tool's or a user's file) or an unreadable file."""
+    try:
+        with open(path, "rb") as handle:
+            line = handle.readline(_HEADER_LIMIT)
+        text = line.decode("utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    if not text.endswith("\n") or text.startswith("\ufeff"):
+        return None
+    fields = next(csv.reader([text[:-1]]), [])
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerow(fields)
+    return fields if fields and buffer.getvalue() == text else None
+
+
+_HEADER_LIMIT = 1 << 20  # bytes of a first line read to recognise a CSV header
 
 
 def write_csv(

@@ -10,8 +10,14 @@ wrote, and only when the marker says the folder is the same kind of thing:
   inside it with a manifest of its own (a dataset's unlabelled pool) is judged by that one.
 - A *stage* folder (a teacher, a student) is marked by its ``stage.json``
   (:mod:`videoadviser.utils.stage`) and holds only the entries of :data:`STAGE_LAYOUT`.
-- A *run* folder is marked by its ``recipe.json``. A run only adds and rewrites its own named
+- A *run* folder is marked by its ``recipe.json`` (:func:`run_kind` tells a ``videoadviser
+  run`` from a ``videoadviser retrieval run``). A run only adds and rewrites its own named
   files there, so other files beside them are left alone (benchmarks add theirs).
+
+A symbolic link is never the tool's (it makes none): wherever it stands in a product or a stage
+it is a user's entry, named as foreign and never deleted or followed into, and a product's own
+place that is a link is refused rather than replaced. A message about a folder of another kind
+says what the folder is (:func:`what_is`).
 
 Anything else is a user's: a command that would replace or delete it stops before any work,
 with a :class:`~videoadviser.errors.ConfigError` naming the files, and no option changes that
@@ -31,6 +37,11 @@ from typing import Any, Union
 from videoadviser.errors import ConfigError
 
 MANIFEST = "videoadviser_files.json"  # in every product: {"kind": ..., "files": [...]}
+STAGE_MARKER = "stage.json"  # a stage folder's stamp (:mod:`videoadviser.utils.stage`)
+RUN_MARKER = "recipe.json"  # a run folder's: the recipe it was run with
+RUN_FOLDER = "run folder"  # of `videoadviser run`
+RETRIEVAL_RUN_FOLDER = "retrieval run folder"  # of `videoadviser retrieval run`
+_RUN_COMMANDS = {RUN_FOLDER: "videoadviser run", RETRIEVAL_RUN_FOLDER: "videoadviser retrieval run"}
 ANY = "any"  # a layout entry the tool writes whose content is not looked into (a CSV, logs)
 PRODUCT = "product"  # a layout entry that is a product, judged by its own manifest
 Layout = Mapping[str, Union[str, "Layout"]]
@@ -38,7 +49,7 @@ Layout = Mapping[str, Union[str, "Layout"]]
 # what a stage folder holds: its stamp, results and logs; checkpoints and exports (products);
 # the out-of-fold teachers' folders (stages of their own)
 STAGE_LAYOUT: dict[str, Any] = {
-    "stage.json": ANY,
+    STAGE_MARKER: ANY,
     "metrics.json": ANY,
     "history.csv": ANY,
     "predictions.csv": ANY,
@@ -83,26 +94,35 @@ _CONFIG_KINDS = {
 SHOWN = 5  # foreign files named in a message; the rest are counted
 
 
-def check_folder_path(path: Path, what: str = "--out") -> None:
-    """Refuse ``path`` up front when it exists and is not a folder."""
+def check_folder_path(path: Path, what: str | None = None) -> None:
+    """Refuse ``path`` up front when it exists and is not a folder. The message names
+    ``what`` the user gave it as (an option such as ``--out``; none: the path alone)."""
     if path.exists() and not path.is_dir():
         raise ConfigError(
-            f"{what} {path}: is a file, not a folder; give the path of a new or empty folder "
-            "(or of one videoadviser made)"
+            f"{_named(path, what)}: is a file, not a folder; give the path of a new or empty "
+            "folder (or of one videoadviser made)"
         )
 
 
-def is_free(path: Path) -> bool:
-    """Whether ``path`` is absent or an empty folder: any command may use it."""
-    check_folder_path(path)
+def _named(path: Path, what: str | None) -> str:
+    """``path`` as the user gave it: after its option (``--out PATH``), or alone."""
+    return f"{what} {path}" if what else str(path)
+
+
+def is_free(path: Path, what: str | None = None) -> bool:
+    """Whether ``path`` is absent or an empty folder: any command may use it (a file there is
+    refused, naming ``what``: :func:`check_folder_path`)."""
+    check_folder_path(path, what)
     return not path.exists() or not any(path.iterdir())
 
 
 def _files(folder: Path) -> Iterator[str]:
-    """Every file under ``folder``, as a path relative to it (``/``-separated), sorted."""
-    for root, dirs, names in os.walk(folder):
-        dirs.sort()
-        for name in sorted(names):
+    """Every file under ``folder``, and every symbolic link (never followed), as a path
+    relative to it (``/``-separated), sorted."""
+    for root, dirs, names in os.walk(folder):  # (it does not go into linked folders)
+        links = [d for d in dirs if os.path.islink(os.path.join(root, d))]
+        dirs[:] = sorted(d for d in dirs if d not in links)
+        for name in sorted(names + links):
             yield (Path(root) / name).relative_to(folder).as_posix()
 
 
@@ -137,6 +157,9 @@ def foreign_files(folder: Path, layout: Layout | None = None) -> list[str]:
         return list(_unlisted(folder, folder, listed))
     out = []
     for entry in sorted(folder.iterdir()):
+        if entry.is_symlink():  # the tool makes none: a user's, whatever its name
+            out.append(entry.name)
+            continue
         rule = _rule(entry.name, layout)
         if rule == ANY:
             continue
@@ -155,7 +178,11 @@ def _legacy_foreign(folder: Path) -> list[str]:
     marker = next((m for m in LEGACY_PRODUCTS if (folder / m).is_file()), None)
     patterns = LEGACY_PRODUCTS.get(marker, ()) if marker else ()
     nested = list(_unlisted(folder, folder, set()))  # nested products judged by their own
-    return [f for f in nested if not any(fnmatch.fnmatchcase(f, p) for p in patterns)]
+    return [
+        f
+        for f in nested
+        if (folder / f).is_symlink() or not any(fnmatch.fnmatchcase(f, p) for p in patterns)
+    ]
 
 
 def _legacy_kind(folder: Path) -> str | None:
@@ -182,10 +209,14 @@ def _json(path: Path) -> dict[str, Any]:
 
 def _unlisted(folder: Path, here: Path, listed: set[str]) -> Iterator[str]:
     """Files under ``here`` not in ``listed`` (paths relative to the product ``folder``); a
-    folder with a manifest of its own is judged by it."""
+    folder with a manifest of its own is judged by it; a symbolic link is an entry of its own
+    (never followed)."""
     for entry in sorted(here.iterdir()):
         name = entry.relative_to(folder).as_posix()
-        if entry.is_dir() and (entry / MANIFEST).is_file():
+        if entry.is_symlink():
+            if name not in listed:
+                yield name
+        elif entry.is_dir() and (entry / MANIFEST).is_file():
             yield from (f"{name}/{f}" for f in foreign_files(entry))
         elif entry.is_dir():
             yield from _unlisted(folder, entry, listed)
@@ -219,17 +250,58 @@ def refuse_foreign(folder: Path, foreign: list[str], what: str = "--out") -> Non
         )
 
 
-def check_replaceable(folder: Path, kind: str, what: str = "folder") -> None:
+def check_replaceable(folder: Path, kind: str, what: str | None = None) -> None:
     """Refuse to replace ``folder`` by a product of ``kind`` unless it is free or a product
-    of that kind holding nothing but its own files."""
-    if is_free(folder):
-        return
-    made = read_manifest(folder).get("kind") or _legacy_kind(folder)
-    if made is not None and made != kind:
+    of that kind holding nothing but its own files; never a symbolic link (the user's). The
+    messages name ``what`` the user gave the folder as (e.g. ``--out``)."""
+    if folder.is_symlink():
         raise ConfigError(
-            f"{folder} holds {_a(made)}, not {_a(kind)}; it is left as it is: choose another {what}"
+            f"{_named(folder, what)}: is a symbolic link (to {os.readlink(folder)}), and "
+            "videoadviser never replaces or writes through a link: give a new or empty folder "
+            "instead"
         )
-    refuse_foreign(folder, foreign_files(folder), what)
+    if is_free(folder, what):
+        return
+    if (read_manifest(folder).get("kind") or _legacy_kind(folder)) != kind:
+        advice = f"it is left as it is: choose another {what or 'folder'} (a new or empty one)"
+        _refuse_other_kind(folder, kind, advice)
+    refuse_foreign(folder, foreign_files(folder), what or "folder")
+
+
+def what_is(folder: Path) -> str | None:
+    """What videoadviser made ``folder`` as, told by its marker, as words to follow its path:
+    ``holds a teacher checkpoint`` (a product), ``is a teacher stage folder``, ``is the folder
+    of a `videoadviser run```; ``None`` when it has no marker of the tool's (it is a user's)."""
+    made = read_manifest(folder).get("kind") or _legacy_kind(folder)
+    if made:
+        return f"holds {_a(str(made))}"
+    stage = _json(folder / STAGE_MARKER).get("kind")
+    if isinstance(stage, str) and stage:
+        return f"is {_a(stage)} stage folder"
+    run = run_kind(_json(folder / RUN_MARKER))
+    if run is not None:
+        return f"is the folder of a `{_RUN_COMMANDS[run]}`"
+    return None
+
+
+def _refuse_other_kind(folder: Path, kind: str, advice: str, what: str | None = None) -> None:
+    """Stop when ``folder`` is something videoadviser made other than ``kind``, saying what it
+    is and ``advice``; a folder without the tool's marker passes (its files are judged next)."""
+    made = what_is(folder)
+    if made is not None:
+        raise ConfigError(f"{_named(folder, what)} {made}, not {_a(kind)}; {advice}")
+
+
+def run_kind(recipe: Any) -> str | None:
+    """Which run folder a ``recipe.json`` content marks: :data:`RUN_FOLDER` or
+    :data:`RETRIEVAL_RUN_FOLDER` (``None``: neither, e.g. ``{}`` for a missing one)."""
+    if not isinstance(recipe, dict):
+        return None
+    if {"model", "distill", "data"} <= set(recipe):
+        return RETRIEVAL_RUN_FOLDER
+    if {"teacher", "student", "data"} <= set(recipe):
+        return RUN_FOLDER
+    return None
 
 
 def _a(noun: str) -> str:
@@ -241,13 +313,16 @@ def claim_folder(
     folder: Path, marker: str, is_kind: Callable[[Any], bool], kind: str, what: str = "--out"
 ) -> None:
     """Let a command write its files into ``folder`` in place (a run folder): it must be free,
-    or hold ``marker`` (JSON) that ``is_kind`` recognises as one of the command's ``kind``."""
-    if is_free(folder):
+    or hold ``marker`` (JSON) that ``is_kind`` recognises as one of the command's ``kind``.
+    Another kind of videoadviser folder is refused saying what it is."""
+    if is_free(folder, what):
         return
-    if not is_kind(_json(folder / marker)):  # {} when missing or unreadable: no kind's mark
-        entries = sorted(p.name + ("/" if p.is_dir() else "") for p in folder.iterdir())
-        raise ConfigError(
-            f"{what} {folder}: not {_a(kind)} (no {marker} of one) and not empty: it holds "
-            f"{describe(entries, folder)}. Nothing there is touched: choose a new or empty "
-            f"folder, or one that {_a(kind)} made"
-        )
+    if is_kind(_json(folder / marker)):  # {} when missing or unreadable: no kind's mark
+        return
+    advice = f"choose a new or empty folder, or an earlier {kind}"
+    _refuse_other_kind(folder, kind, f"nothing there is touched: {advice}", what)
+    entries = sorted(p.name + ("/" if p.is_dir() else "") for p in folder.iterdir())
+    raise ConfigError(
+        f"{what} {folder}: not {_a(kind)} (no {marker} of one) and not empty: it holds "
+        f"{describe(entries, folder)}. Nothing there is touched: {advice}"
+    )

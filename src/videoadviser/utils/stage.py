@@ -126,9 +126,13 @@ def claim_stage(folder: Path, stamp: dict[str, Any], overwrite: bool = False) ->
 
 
 def _clear(folder: Path) -> None:
-    """Delete what a stage wrote in ``folder`` (checked by the caller to hold nothing else)."""
+    """Delete what a stage wrote in ``folder`` (checked by the caller to hold nothing else: a
+    symbolic link anywhere in it is a user's, :func:`~videoadviser.utils.ownership.foreign_files`
+    names it and the caller stops). A link is never deleted here, whatever its name."""
     for entry in folder.iterdir():
-        if entry.is_dir() and not entry.is_symlink():
+        if entry.is_symlink():
+            continue
+        if entry.is_dir():
             shutil.rmtree(entry)
         else:
             os.unlink(entry)
