@@ -156,9 +156,13 @@ def test_a_replaced_video_invalidates_the_stages_that_read_it(
     err = capsys.readouterr().err
     transfer = seed / "student_transfer_12"
     assert f"{transfer} was made from other inputs; changed: transfer.videos (" in err
+    # every stage is checked before any work: the refused run changed nothing
+    assert _r_t(seed / "teacher_predictions.csv", uid) == before
     # the teacher did not read the pool: it is reused, and predicts the replaced clip again
+    assert main([*args, "--overwrite"]) == 0
     assert (seed / "teacher" / "metrics.json").stat().st_mtime_ns == teacher
     assert _r_t(seed / "teacher_predictions.csv", uid) != before
+    capsys.readouterr()
 
     clips = sorted((data / "Raw").glob("*/*.mp4"))
     shutil.copyfile(clips[1], clips[0])  # a labelled clip: the teacher read it
@@ -166,6 +170,48 @@ def test_a_replaced_video_invalidates_the_stages_that_read_it(
     err = capsys.readouterr().err
     assert f"{seed / 'teacher'} was made from other inputs; changed: videos (" in err
     assert (seed / "teacher" / "metrics.json").stat().st_mtime_ns == teacher  # kept
+
+
+def test_every_stage_is_checked_before_any_trains_and_an_incomplete_one_runs_again(
+    tiny_demo: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # the re-probe of issue 24: a user's file in a later stage was found only after the
+    # teacher had retrained; a stage that lost predictions.csv or its checkpoint was trusted
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "run"
+    args = ["run", "--data", str(tiny_demo), "--seeds", "1", "--out", str(out), "-q", *FAST]
+    args.append("--no-parallel-stages")
+    assert main(args) == 0
+    seed = out / "seed_1"
+    teacher = seed / "teacher" / "metrics.json"
+    trained, metrics = teacher.stat().st_mtime_ns, json.loads(teacher.read_text())
+
+    (seed / "student_distilled" / "notes.txt").write_text("mine")
+    capsys.readouterr()
+    assert main([*args, "--set", "teacher.lr=0.0002", "--overwrite"]) == 2
+    err = capsys.readouterr().err
+    assert f"did not write: {seed / 'student_distilled' / 'notes.txt'}" in err
+    assert teacher.stat().st_mtime_ns == trained  # refused before the teacher retrained
+    assert (seed / "student_distilled" / "notes.txt").read_text() == "mine"
+    (seed / "student_distilled" / "notes.txt").unlink()
+
+    (seed / "student_distilled" / "predictions.csv").unlink()
+    (seed / "teacher" / "best" / "model.safetensors").unlink()
+    assert main(args) == 0  # both run again: same stamp, the tool's own stages
+    assert (seed / "student_distilled" / "predictions.csv").is_file()
+    assert (seed / "teacher" / "best" / "model.safetensors").is_file()
+    assert json.loads(teacher.read_text()) == metrics  # what the same recipe gives
+
+    # a teacher without its stage.json is still a teacher: no student replaces it
+    (seed / "teacher" / "stage.json").unlink()
+    capsys.readouterr()
+    student = ["student", "train", "--data", str(tiny_demo), "--lambda2", "0", "-q", *FAST]
+    assert main([*student, "--out", str(seed / "teacher"), "--overwrite"]) == 2
+    assert "holds a teacher stage, so a student cannot go there" in capsys.readouterr().err
+    assert (seed / "teacher" / "best" / "model.safetensors").is_file()
 
 
 def test_bad_recipe_key_is_a_clear_error(

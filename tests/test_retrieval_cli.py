@@ -395,3 +395,34 @@ def test_make_demo_and_run_never_touch_a_users_file(
     again = ["retrieval", "make-demo", str(own), "--clips-per-class", "1", "-q", "--overwrite"]
     assert main(again) == 0
     assert len((own / "labels.csv").read_text().splitlines()) == 1 + 10
+
+
+def test_every_stage_is_checked_before_the_teacher_trains_and_an_incomplete_one_reruns(
+    tiny_vegas: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # the re-probe of issue 24, for `retrieval run`: a user's file in a model stage was found
+    # only after the teacher had retrained; a model stage that lost queries.csv was trusted
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "run"
+    fast = [a for a in FAST if a not in ("1", "2", "--seeds")]
+    args = ["retrieval", "run", "--data", str(tiny_vegas / "vegas_feature.h5"), "--out", str(out)]
+    args += ["-q", *fast, "--seeds", "1"]
+    assert main(args) == 0
+    teacher = out / "teacher" / "metrics.json"
+    trained = teacher.stat().st_mtime_ns
+    stage = out / "fold_1" / "seed_1" / "videoadviser"
+    (stage / "notes.txt").write_text("mine")
+    assert main(args) == 0  # every stage reused: its files are only read
+    capsys.readouterr()
+    assert main([*args, "--set", "teacher.epochs=3", "--overwrite"]) == 2
+    assert f"did not write: {stage / 'notes.txt'}" in capsys.readouterr().err
+    assert teacher.stat().st_mtime_ns == trained  # refused before the teacher retrained
+    assert (stage / "notes.txt").read_text() == "mine"
+    (stage / "notes.txt").unlink()
+
+    (stage / "queries.csv").unlink()
+    assert main(args) == 0  # the tool's own stage, same stamp: it runs again
+    assert (stage / "queries.csv").is_file() and teacher.stat().st_mtime_ns == trained

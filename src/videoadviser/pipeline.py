@@ -69,7 +69,7 @@ from videoadviser.utils.runtime import (
     run_on_main,
     wait_for_everyone,
 )
-from videoadviser.utils.stage import claim_stage, make_stamp, reuse_or_run
+from videoadviser.utils.stage import check_stages, claim_stage, make_stamp, reuse_or_run
 
 logger = logging.getLogger(__name__)
 
@@ -323,6 +323,47 @@ def student_stage(
     return {"metrics": result["metrics"], "seconds": time.perf_counter() - started}
 
 
+StudentPlan = tuple[float, TransferSet | None, dict[str, Any] | None]  # (lambda2, pool, teacher)
+
+
+def seed_students(
+    recipe: Recipe, transfer: TransferSet | None, made_by: dict[str, Any]
+) -> dict[str, StudentPlan]:
+    """The students of one seed, by name: the lambda2 each trains with, its transfer set and
+    the stamp of the teacher it learns from (``made_by``; ``None`` for the baseline)."""
+    stages: dict[str, StudentPlan] = {
+        "student_distilled": (recipe.student.lambda2, None, made_by),
+        "student_baseline": (0.0, None, None),
+    }
+    if transfer is not None:
+        lambda2 = recipe.student.resolved(with_transfer_set=True).lambda2
+        stages["student_transfer"] = (lambda2, transfer, made_by)
+    return stages
+
+
+def planned_stages(
+    recipe: Recipe,
+    dataset: SentimentDataset,
+    out: Path,
+    seeds: list[int],
+    transfer: TransferSet | None = None,
+) -> list[tuple[Path, dict[str, Any]]]:
+    """Every stage folder a run over ``seeds`` writes in ``out``, with the stamp it is
+    claimed with, in the order they run: each seed's teacher, its fold teachers
+    (``teacher.oof_folds`` >= 2) and its students."""
+    plan = []
+    for seed in seeds:
+        seeded, folder = replace(recipe, seed=seed), out / f"seed_{seed}"
+        stamp = teacher_stamp(seeded, dataset)
+        plan.append((folder / "teacher", stamp))
+        if recipe.teacher.oof_folds >= 2:
+            plan.append((folder / "teacher_oof", stamp))
+        for name, (lambda2, pool, made) in seed_students(seeded, transfer, stamp).items():
+            student = student_stamp(seeded, dataset, lambda2, made, pool)
+            plan.append((folder / student_folder(name, pool), student))
+    return plan
+
+
 def run_seed(
     recipe: Recipe,
     dataset: SentimentDataset,
@@ -341,13 +382,7 @@ def run_seed(
     teacher, timings, made_by = teacher_stage(
         recipe, dataset, folder, progress, transfer, overwrite
     )
-    stages: dict[str, tuple[float, TransferSet | None, dict[str, Any] | None]] = {
-        "student_distilled": (recipe.student.lambda2, None, made_by),
-        "student_baseline": (0.0, None, None),
-    }
-    if transfer is not None:
-        lambda2 = recipe.student.resolved(with_transfer_set=True).lambda2
-        stages["student_transfer"] = (lambda2, transfer, made_by)
+    stages = seed_students(recipe, transfer, made_by)
     students: dict[str, dict[str, Any]] = {}
     if lane is None:
         for name, (lambda2, pool, made) in stages.items():
@@ -457,6 +492,11 @@ def run_experiment(
     started = time.perf_counter()
     dataset = prepare_dataset(recipe, progress)
     transfer = prepare_transfer(recipe, dataset, progress)
+    # every stage folder of every seed, before any trains: a user's file or a stage of another
+    # kind in the last one stops the run before the first has cost anything (every process
+    # checks the same folders, and none is claimed before all have)
+    check_stages(planned_stages(recipe, dataset, out, seeds, transfer), overwrite)
+    wait_for_everyone()
     run_on_main(write_json, out / RECIPE_FILE, recipe.to_dict())  # once the data is there
     per_seed: dict[int, dict[str, Any]] = {}
     with side_lane(lanes_help() if parallel_stages is None else parallel_stages) as lane:

@@ -51,7 +51,7 @@ from videoadviser.retrieval.teacher import (
     video_inputs,
     write_teacher_outputs,
 )
-from videoadviser.retrieval.trainer import embed, train_retrieval
+from videoadviser.retrieval.trainer import RetrievalTraining, embed, train_retrieval
 from videoadviser.retrieval.vegas import (
     RetrievalSet,
     balanced_folds,
@@ -69,7 +69,7 @@ from videoadviser.utils.ownership import (
     run_kind,
 )
 from videoadviser.utils.runtime import default_run_dir, run_info, torch_threads
-from videoadviser.utils.stage import make_stamp, reuse_or_run
+from videoadviser.utils.stage import REUSE, check_stages, make_stamp, plan_stage, reuse_or_run
 
 logger = logging.getLogger(__name__)
 
@@ -80,6 +80,7 @@ LABELS = {
 }
 METRICS = ("mAP_A2V", "mAP_V2A", "mAP_mean")
 STATS = ("mean", "std")
+MODEL_KIND = "retrieval model"  # a model stage's kind (its stamp's)
 
 
 def prepare_retrieval_data(recipe: RetrievalRecipe, progress: bool = True) -> RetrievalSet:
@@ -147,6 +148,25 @@ def _videos_stamp(data: RetrievalSet, videos: Path) -> str:
     return videos_fingerprint((c, videos / f"{c}.mp4") for c in data.clip_ids)
 
 
+TEACHER_STAGE = "teacher"  # the teacher stage's folder in a retrieval run folder
+
+
+def teacher_stamp(
+    recipe: RetrievalRecipe,
+    data: RetrievalSet,
+    splits: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+) -> dict[str, Any]:
+    """What the teacher stage depends on: the teacher recipe, the data and folds, the videos
+    and the first seed."""
+    return make_stamp(
+        kind="retrieval teacher",
+        teacher=asdict(recipe.teacher),
+        data=_data_stamp(data, splits),
+        videos=_videos_stamp(data, videos_folder(recipe)),
+        seed=recipe.seeds[0],
+    )
+
+
 def teacher_stage(
     recipe: RetrievalRecipe,
     data: RetrievalSet,
@@ -156,15 +176,9 @@ def teacher_stage(
     overwrite: bool,
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """Train one teacher per fold (or reuse the finished stage): logits ``(F, N, K)``."""
-    folder = out / "teacher"
+    folder = out / TEACHER_STAGE
     videos = videos_folder(recipe)
-    stamp = make_stamp(
-        kind="retrieval teacher",
-        teacher=asdict(recipe.teacher),
-        data=_data_stamp(data, splits),
-        videos=_videos_stamp(data, videos),
-        seed=recipe.seeds[0],
-    )
+    stamp = teacher_stamp(recipe, data, splits)
 
     def run() -> dict[str, Any]:
         seed = recipe.seeds[0]
@@ -213,6 +227,65 @@ def teacher_stage(
     return read_teacher_outputs(folder / TEACHER_FILE, data, splits), result["metrics"]
 
 
+def model_settings(recipe: RetrievalRecipe, model: str) -> RetrievalTraining:
+    """The training settings of ``model``: the recipe's, with the ``[distill]`` term for
+    +VideoAdviser."""
+    if model != "videoadviser":
+        return recipe.model
+    distill = recipe.distill
+    return replace(
+        recipe.model, lambda_distill=distill.lambda_distill, temperature=distill.temperature
+    )
+
+
+def model_stamp(
+    recipe: RetrievalRecipe,
+    model: str,
+    seed: int,
+    data_hash: dict[str, Any],
+    teacher_hash: str,
+) -> dict[str, Any]:
+    """What one model stage depends on: its settings, seed and data, and for +VideoAdviser
+    the teacher's outputs (``teacher_hash``)."""
+    return make_stamp(
+        kind=MODEL_KIND,
+        model=asdict(model_settings(recipe, model)),
+        seed=seed,
+        data=data_hash,
+        teacher=teacher_hash if model == "videoadviser" else None,
+    )
+
+
+def model_folder(out: Path, fold: int, seed: int, model: str) -> Path:
+    """One model stage's folder in the run folder ``out``."""
+    return out / f"fold_{fold}" / f"seed_{seed}" / model
+
+
+def planned_stages(
+    recipe: RetrievalRecipe,
+    data: RetrievalSet,
+    splits: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+    out: Path,
+    teacher_hash: str | None,
+    with_teacher: bool = True,
+) -> list[tuple[Path, dict[str, Any] | str]]:
+    """Every stage folder the run writes in ``out`` with its stamp: the teacher (unless its
+    outputs are given), then each fold's, seed's and model's. A +VideoAdviser model learns
+    from the teacher's outputs: while they are still to be made (``teacher_hash`` ``None``)
+    it is given by its kind (:func:`~videoadviser.utils.stage.check_stages`)."""
+    plan: list[tuple[Path, dict[str, Any] | str]] = []
+    if with_teacher:
+        plan.append((out / TEACHER_STAGE, teacher_stamp(recipe, data, splits)))
+    data_hash = _data_stamp(data, splits)
+    for f in range(len(splits)):
+        for seed in recipe.seeds:
+            for model in MODELS:
+                known = teacher_hash is not None or model != "videoadviser"
+                stamp = model_stamp(recipe, model, seed, data_hash, teacher_hash or "")
+                plan.append((model_folder(out, f, seed, model), stamp if known else MODEL_KIND))
+    return plan
+
+
 def model_stage(
     recipe: RetrievalRecipe,
     data: RetrievalSet,
@@ -226,21 +299,9 @@ def model_stage(
     overwrite: bool,
 ) -> dict[str, Any]:
     """Train (or reuse) one retrieval model of one fold and seed; its test mAP and query APs."""
-    settings = recipe.model
-    if model == "videoadviser":
-        settings = replace(
-            settings,
-            lambda_distill=recipe.distill.lambda_distill,
-            temperature=recipe.distill.temperature,
-        )
+    settings = model_settings(recipe, model)
     train, valid, test = split
-    stamp = make_stamp(
-        kind="retrieval model",
-        model=asdict(settings),
-        seed=seed,
-        data=data_hash,
-        teacher=teacher_hash if model == "videoadviser" else None,
-    )
+    stamp = model_stamp(recipe, model, seed, data_hash, teacher_hash)
 
     def run() -> dict[str, Any]:
         trained = train_retrieval(
@@ -320,6 +381,30 @@ def is_retrieval_recipe(content: Any) -> bool:
     return run_kind(content) == RETRIEVAL_RUN_FOLDER
 
 
+def _teacher_hash(logits: np.ndarray) -> str:
+    """A short hash of the teacher's outputs ``(F, N, K)`` (NaN where a fold never serves)."""
+    return hashlib.sha256(np.nan_to_num(logits, nan=-1e9).tobytes()).hexdigest()[:16]
+
+
+def _planned(
+    recipe: RetrievalRecipe,
+    data: RetrievalSet,
+    splits: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+    out: Path,
+    teacher_outputs: str | Path | None,
+    overwrite: bool,
+) -> list[tuple[Path, dict[str, Any] | str]]:
+    """:func:`planned_stages` of this run, with the teacher's outputs hashed when they are
+    there already: given, or in a teacher stage that will be reused."""
+    outputs = Path(teacher_outputs) if teacher_outputs else None
+    if outputs is None:
+        teacher = out / TEACHER_STAGE
+        if plan_stage(teacher, teacher_stamp(recipe, data, splits), overwrite)[0] == REUSE:
+            outputs = teacher / TEACHER_FILE
+    known = _teacher_hash(read_teacher_outputs(outputs, data, splits)) if outputs else None
+    return planned_stages(recipe, data, splits, out, known, with_teacher=not teacher_outputs)
+
+
 def _run_retrieval(
     recipe: RetrievalRecipe,
     out_dir: str | Path | None,
@@ -335,18 +420,19 @@ def _run_retrieval(
     write_json(out / "recipe.json", recipe.to_dict())
     timings: dict[str, float] = {"data": time.perf_counter() - started}
     data_hash = _data_stamp(data, splits)
+    check_stages(_planned(recipe, data, splits, out, teacher_outputs, overwrite), overwrite)
     if teacher_outputs:
         logits = read_teacher_outputs(teacher_outputs, data, splits)
         teacher_metrics: dict[str, Any] = {"source": str(teacher_outputs)}
     else:
         logits, teacher_metrics = teacher_stage(recipe, data, splits, out, progress, overwrite)
-    teacher_hash = hashlib.sha256(np.nan_to_num(logits, nan=-1e9).tobytes()).hexdigest()[:16]
+    teacher_hash = _teacher_hash(logits)
     timings["teacher"] = time.perf_counter() - started - timings["data"]
 
     runs = []
     jobs = [(f, s, m) for f in range(len(splits)) for s in recipe.seeds for m in MODELS]
     for f, seed, model in tqdm(jobs, desc="retrieval models", disable=not progress):
-        folder = out / f"fold_{f}" / f"seed_{seed}" / model
+        folder = model_folder(out, f, seed, model)
         metrics = model_stage(
             recipe,
             data,
@@ -365,11 +451,7 @@ def _run_retrieval(
     summary = {m: _mean_std([r for r in runs if r["model"] == m]) for m in MODELS}
     per_run = {m: np.array([r["mAP_mean"] for r in runs if r["model"] == m]) for m in MODELS}
     queries = {
-        m: [
-            _query_ap(out / f"fold_{f}" / f"seed_{s}" / m)
-            for f in range(len(splits))
-            for s in recipe.seeds
-        ]
+        m: [_query_ap(model_folder(out, f, s, m)) for f in range(len(splits)) for s in recipe.seeds]
         for m in MODELS
     }
     per_query = {  # each clip is a test query once per seed: average over seeds

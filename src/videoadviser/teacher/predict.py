@@ -40,7 +40,8 @@ from videoadviser.teacher.trainer import (
     write_predictions,
 )
 from videoadviser.utils.io import read_json, write_json
-from videoadviser.utils.runtime import make_accelerator, run_on_main
+from videoadviser.utils.runtime import main_process_first, make_accelerator, run_on_main
+from videoadviser.utils.stage import confirm_finished
 
 PREDICT_CHUNK = 2048  # clips decoded and held in memory at a time when predicting
 
@@ -111,7 +112,9 @@ def out_of_fold_predictions(
     for k, fold in enumerate(folds):
         held_out = {train[i].uid for i in fold}
         fold_dir = folder / f"fold_{k}"
-        if not (fold_dir / "metrics.json").is_file():
+        with main_process_first():  # (one that lacks an output is reopened by the first)
+            finished = confirm_finished(fold_dir, "teacher")
+        if not finished:
             subset = SentimentDataset(
                 [r for r in dataset.records if r.uid not in held_out],
                 dataset.source,

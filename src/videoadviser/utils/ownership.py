@@ -9,7 +9,8 @@ wrote, and only when the marker says the folder is the same kind of thing:
   replaced only by a product of the same kind, and only while it holds nothing else; a folder
   inside it with a manifest of its own (a dataset's unlabelled pool) is judged by that one.
 - A *stage* folder (a teacher, a student) is marked by its ``stage.json``
-  (:mod:`videoadviser.utils.stage`) and holds only the entries of :data:`STAGE_LAYOUT`.
+  (:mod:`videoadviser.utils.stage`) and holds only the entries of :data:`STAGE_LAYOUT`;
+  without its ``stage.json`` its kind is told by the products in it.
 - A *run* folder is marked by its ``recipe.json`` (:func:`run_kind` tells a ``videoadviser
   run`` from a ``videoadviser retrieval run``). A run only adds and rewrites its own named
   files there, so other files beside them are left alone (benchmarks add theirs).
@@ -138,6 +139,22 @@ def read_manifest(folder: Path) -> dict[str, Any]:
     return _json(folder / MANIFEST)
 
 
+def product_kind(folder: Path) -> str | None:
+    """What product ``folder`` is: its manifest's kind, else what its older marker tells
+    (:data:`LEGACY_PRODUCTS`); ``None`` when neither tells, or it is not a folder."""
+    if not folder.is_dir():
+        return None
+    return read_manifest(folder).get("kind") or _legacy_kind(folder)
+
+
+def missing_files(folder: Path) -> list[str]:
+    """Files a product's manifest lists that ``folder`` no longer holds (deleted since it was
+    made), relative to it; none are known of a product without a manifest."""
+    listed = read_manifest(folder).get("files")
+    listed = listed if isinstance(listed, list) else []
+    return [f for f in listed if isinstance(f, str) and not (folder / f).is_file()]
+
+
 def foreign_files(folder: Path, layout: Layout | None = None) -> list[str]:
     """Files under ``folder`` that videoadviser did not write there, relative to ``folder``.
 
@@ -262,7 +279,7 @@ def check_replaceable(folder: Path, kind: str, what: str | None = None) -> None:
         )
     if is_free(folder, what):
         return
-    if (read_manifest(folder).get("kind") or _legacy_kind(folder)) != kind:
+    if product_kind(folder) != kind:
         advice = f"it is left as it is: choose another {what or 'folder'} (a new or empty one)"
         _refuse_other_kind(folder, kind, advice)
     refuse_foreign(folder, foreign_files(folder), what or "folder")
@@ -272,7 +289,7 @@ def what_is(folder: Path) -> str | None:
     """What videoadviser made ``folder`` as, told by its marker, as words to follow its path:
     ``holds a teacher checkpoint`` (a product), ``is a teacher stage folder``, ``is the folder
     of a `videoadviser run```; ``None`` when it has no marker of the tool's (it is a user's)."""
-    made = read_manifest(folder).get("kind") or _legacy_kind(folder)
+    made = product_kind(folder)
     if made:
         return f"holds {_a(str(made))}"
     stage = _json(folder / STAGE_MARKER).get("kind")
