@@ -104,6 +104,11 @@ def test_predict_refuses_empty_texts_and_other_encodings_by_line(
     texts.write_bytes("fine\ncafé\n".encode("latin-1"))
     assert main(["predict", "--model", model, "--file", str(texts)]) == 2
     assert f"{texts}:2: not UTF-8 text (byte 8 is b'\\xe9'" in capsys.readouterr().err
+    # --csv as --file: a blank line is a row, refused by the line grep -n gives it
+    table = tmp_path / "texts.csv"
+    table.write_text('id,text\n1,"fine,\nreally"\n\n3,""\n4,good\n')
+    assert main(["predict", "--model", model, "--csv", str(table)]) == 2
+    assert f"2 empty texts:\n  {table}:4\n  {table}:5\n" in capsys.readouterr().err
 
 
 def test_a_latin1_recipe_is_a_clean_error(

@@ -121,7 +121,7 @@ def read_teacher_predictions(
     lines: dict[str, int] = {}
     problems: list[str] = []
     with io.StringIO(read_user_text(path), newline="") as handle:
-        columns, rows = numbered_rows(handle)
+        columns, rows = numbered_rows(handle, path)
         if not {"uid", "r_T"} <= set(columns):
             raise DataError(f"{path}: needs columns uid and r_T; found {columns}")
         logit_columns = sorted(
