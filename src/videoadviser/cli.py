@@ -66,7 +66,9 @@ PROFILE_PLACES = ("data.path", "data.unlabelled", "data.make_demo", "data.demo_p
 
 
 def _recipe(args: argparse.Namespace):  # type: ignore[no-untyped-def]
-    from videoadviser.config import load_recipe, override_key
+    """The recipe the options give, checked, and where its values came from (a
+    :class:`~videoadviser.config.Source`, for the checks that need its checkpoints or data)."""
+    from videoadviser.config import load_recipe_and_source, override_key
 
     overrides = list(args.set or [])
     if getattr(args, "data", None):
@@ -77,7 +79,7 @@ def _recipe(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         overrides.append(f'data.unlabelled="{args.unlabelled}"')
     if getattr(args, "video_policy", None):
         overrides.append(f'data.video_policy="{args.video_policy}"')
-    recipe = load_recipe(args.recipe, overrides)
+    recipe, source = load_recipe_and_source(args.recipe, overrides)
     if getattr(args, "profile", None):
         from videoadviser.pipeline import with_demo_profile
 
@@ -88,7 +90,7 @@ def _recipe(args: argparse.Namespace):  # type: ignore[no-untyped-def]
                 f"(or --set {', '.join(PROFILE_PLACES)}) name others: give one or the other"
             )
         recipe = with_demo_profile(recipe, args.profile)
-    return recipe
+    return recipe, source
 
 
 def _train_stage(
@@ -136,11 +138,12 @@ def _unclaimed_if_refused(out: Path, existed: bool) -> Iterator[None]:
 
 def _cmd_teacher_train(args: argparse.Namespace) -> int:
     from videoadviser.pipeline import prepare_dataset, teacher_stamp
-    from videoadviser.teacher.trainer import train_teacher
+    from videoadviser.teacher.trainer import check_teacher_checkpoints, train_teacher
     from videoadviser.utils.ownership import check_folder_path
 
     check_folder_path(args.out)
-    recipe = _recipe(args)
+    recipe, source = _recipe(args)
+    check_teacher_checkpoints(recipe, source)
     dataset = prepare_dataset(recipe, progress=not args.quiet)
     metrics = _train_stage(
         args,
@@ -160,7 +163,7 @@ def _cmd_teacher_predict(args: argparse.Namespace) -> int:
     from videoadviser.utils.io import check_output_file
 
     check_output_file(args.out)
-    recipe = _recipe(args)
+    recipe, _ = _recipe(args)
     dataset = prepare_dataset(recipe, progress=not args.quiet)
     transfer = prepare_transfer(recipe, dataset, progress=not args.quiet)
     rows = predict_teacher(
@@ -175,11 +178,13 @@ def _cmd_student_train(args: argparse.Namespace) -> int:
 
     from videoadviser.errors import DataError
     from videoadviser.pipeline import prepare_dataset, prepare_transfer, student_stamp
+    from videoadviser.student.model import check_student_checkpoints
     from videoadviser.student.trainer import resolved_lambda2, train_student
     from videoadviser.utils.ownership import check_folder_path
 
     check_folder_path(args.out)
-    recipe = _recipe(args)
+    recipe, source = _recipe(args)
+    check_student_checkpoints(recipe, source)
     dataset = prepare_dataset(recipe, progress=not args.quiet)
     transfer = prepare_transfer(recipe, dataset, progress=not args.quiet)
     lambda2 = resolved_lambda2(recipe, args.lambda2, transfer)
@@ -260,7 +265,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     if args.seeds:
         check_seeds(args.seeds, "--seeds")
-    recipe = _recipe(args)
+    recipe, source = _recipe(args)
     results = run_experiment(
         recipe,
         args.out,
@@ -268,6 +273,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         progress=not args.quiet,
         overwrite=args.overwrite,
         parallel_stages=args.parallel_stages,
+        source=source,
     )
     if not is_main_process():  # under torchrun / accelerate launch, one process reports
         return 0
