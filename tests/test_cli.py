@@ -181,6 +181,11 @@ def test_predict_refuses_empty_texts_and_other_encodings_by_line(
     texts.write_bytes("fine\ncafé\n".encode("latin-1"))
     assert main(["predict", "--model", model, "--file", str(texts)]) == 2
     assert f"{texts}:2: not UTF-8 text (byte 8 is b'\\xe9'" in capsys.readouterr().err
+    # --csv as --file: a blank line is a row, refused by the line grep -n gives it
+    table = tmp_path / "texts.csv"
+    table.write_text('id,text\n1,"fine,\nreally"\n\n3,""\n4,good\n')
+    assert main(["predict", "--model", model, "--csv", str(table)]) == 2
+    assert f"2 empty texts:\n  {table}:4\n  {table}:5\n" in capsys.readouterr().err
 
 
 def test_a_latin1_recipe_is_a_clean_error(
@@ -260,7 +265,7 @@ def test_standalone_stages_are_stamped_and_never_replaced_silently(
     teacher += ["--set", "teacher.epochs=1"]
     assert main(teacher) == 0
     # stamped as `run` stamps its teacher: a run reading this folder sees what made it
-    recipe = _recipe(build_parser().parse_args(teacher))
+    recipe, _ = _recipe(build_parser().parse_args(teacher))
     saved = json.loads((out / "stage.json").read_text())
     assert saved["hash"] == teacher_stamp(recipe, prepare_dataset(recipe, False))["hash"]
     best = (out / "best" / "model.safetensors").read_bytes()
@@ -279,3 +284,47 @@ def test_standalone_stages_are_stamped_and_never_replaced_silently(
     # --overwrite retrains the teacher under the new stamp
     assert main([*other, "--overwrite"]) == 0
     assert json.loads((out / "stage.json").read_text())["inputs"]["teacher"]["lr"] == 0.0002
+
+
+@pytest.mark.parametrize(
+    ("command", "override", "message"),
+    [
+        # issue 24 (re-probe): a ValueError from teacher/model.py after the data was loaded,
+        # with stage.json left in --out
+        (["teacher", "train"], "teacher.transcript_tuned_layers=99",
+         "teacher.transcript_tuned_layers = 99 is out of range; allowed: 0 to 6 (the "
+         "transcript encoder 'minilm' has 6 layers)"),
+        (["run"], "teacher.transcript_tuned_layers=7", "allowed: 0 to 6"),
+        # ran out of memory (46 GB of frame cache for the 40 tiny clips first)
+        (["teacher", "train"], "data.num_frames=100000",
+         "data.num_frames = 100000 is out of range; allowed: 1 to 128"),
+        (["run"], "data.num_frames=100000", "allowed: 1 to 128"),
+        (["run"], "teacher.batch_size=100000", "allowed: 1 to 4096"),
+        (["student", "train", "--lambda2", "0"], "student.max_length=100000",
+         "student.max_length = 100000 is out of range; allowed: 3 to 512 for the student "
+         "checkpoint 'minilm'"),
+        (["run"], "student.max_length=1", "allowed: 3 to 512"),
+        # known once the data is read: refused before the teacher trains
+        (["run"], "teacher.oof_folds=50",
+         "teacher.oof_folds = 50 is out of range; allowed: 0 (off) or 2 to "),
+        (["run"], "teacher.video_first_epochs=4", "teacher.video_first_epochs = 4 is more than"),
+    ],
+)  # fmt: skip
+def test_a_value_its_checkpoints_or_data_refuse_stops_before_any_folder(
+    tiny_demo: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    command: list[str],
+    override: str,
+    message: str,
+) -> None:
+    from fast_recipe import FAST
+
+    out = tmp_path / "out"
+    cache = f'cache_dir="{tmp_path / "cache"}"'
+    args = [*command, "--data", str(tiny_demo), "--out", str(out), "-q", *FAST, "--set", cache]
+    assert main([*args, "--set", override]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"videoadviser: error: --set {override}") and message in err
+    assert "Give another value with --set" in err or "raise teacher.epochs" in err
+    assert not out.exists()  # no stage.json, no tensorboard/, no run folder

@@ -31,6 +31,7 @@ def test_overrides() -> None:
         [
             "teacher.epochs=3",
             "teacher.min_epochs=3",
+            "teacher.video_first_epochs=0",
             'data.path="x y"',
             "student.lambda2=0",
             "seed=5",
@@ -139,10 +140,14 @@ def test_min_epochs_may_not_exceed_epochs(section: str) -> None:
     with pytest.raises(ConfigError) as error:
         load_recipe("demo", [f"{section}.min_epochs=5", f"{section}.epochs=2"])
     message = str(error.value)
-    assert message.startswith(f"--set {section}.epochs=2: {section}.min_epochs = 5 is more")
-    assert f"allowed: 0 <= {section}.min_epochs <= {section}.epochs" in message
+    assert message.startswith(
+        f"--set {section}.min_epochs=5 and --set {section}.epochs=2: {section}.min_epochs = 5 "
+        f"is more than {section}.epochs = 2"
+    )
+    assert f"allowed: {section}.min_epochs <= {section}.epochs" in message
     assert f"--set {section}.min_epochs=2" in message  # the way out
-    recipe = load_recipe("demo", [f"{section}.min_epochs=2", f"{section}.epochs=2"])
+    other = ["teacher.video_first_epochs=0"] if section == "teacher" else []
+    recipe = load_recipe("demo", [f"{section}.min_epochs=2", f"{section}.epochs=2", *other])
     assert getattr(recipe, section).min_epochs == 2  # equal is fine
     with pytest.raises(ConfigError, match=r"student.transfer.min_epochs = 7 is more than"):
         load_recipe("demo", ["student.transfer.min_epochs=7"])
@@ -236,3 +241,108 @@ def test_transcript_options_need_a_pretrained_transcript_encoder() -> None:
         load_recipe(
             "demo", ['teacher.transcript_encoder="clip"', "teacher.transcript_tuned_layers=2"]
         )
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        # issue 24 (re-probe): each was accepted, and training silently never reached them
+        (["teacher.epochs=5", "teacher.min_epochs=0"],
+         "teacher.video_first_epochs = 20 is more than teacher.epochs = 5"),
+        (["teacher.transcript_warmup_epochs=30"],
+         "teacher.transcript_warmup_epochs + teacher.video_first_epochs = 30 + 20 = 50 is more "
+         "than teacher.epochs = 40"),
+        (["teacher.warmup_epochs=41"], "teacher.warmup_epochs = 41.0 is more than teacher.epochs"),
+        (["student.warmup_epochs=7"],
+         "student.warmup_epochs = 7.0 is more than student.epochs = 6"),
+        (["student.transfer.warmup_epochs=6.5"],
+         "student.transfer.warmup_epochs = 6.5 is more than student.epochs = 6"),
+    ],
+)  # fmt: skip
+def test_epoch_counts_cannot_exceed_the_epochs_run(overrides: list[str], message: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        load_recipe("demo", overrides)
+    assert message in str(error.value)
+    assert "allowed: " in str(error.value) and "<= " in str(error.value)
+    # as many as the epochs is fine
+    assert load_recipe("demo", ["teacher.epochs=20", "student.warmup_epochs=6"])
+
+
+def test_a_relation_names_both_keys_and_where_each_came_from(tmp_path: Path) -> None:
+    # issue 24 (re-probe): min_epochs > epochs named only one key and blamed only one --set
+    with pytest.raises(ConfigError) as error:
+        load_recipe("demo", ["student.min_epochs=5", "student.epochs=2"])
+    assert str(error.value).startswith(
+        "--set student.min_epochs=5 and --set student.epochs=2: student.min_epochs = 5 is more "
+        "than student.epochs = 2 (student.min_epochs is from --set student.min_epochs=5, "
+        "student.epochs from --set student.epochs=2); allowed: student.min_epochs <= "
+        "student.epochs"
+    )
+    path = tmp_path / "mine.toml"
+    path.write_text("[student]\nmin_epochs = 5\n")
+    with pytest.raises(ConfigError) as error:
+        load_recipe(str(path), ["student.epochs=3"])
+    assert str(error.value).startswith(
+        f"{path} and --set student.epochs=3: student.min_epochs = 5 is more than student.epochs "
+        f"= 3 (student.min_epochs is from {path}, student.epochs from --set student.epochs=3)"
+    )
+    path.write_text("[student]\nmin_epochs = 5\nepochs = 3\n")  # one source: said once
+    with pytest.raises(ConfigError) as error:
+        load_recipe(str(path))
+    assert str(error.value).startswith(
+        f"{path}: student.min_epochs = 5 is more than student.epochs = 3; allowed: "
+    )
+    assert "Lower student.min_epochs (e.g. --set student.min_epochs=3)" in str(error.value)
+    with pytest.raises(ConfigError) as error:
+        load_recipe(
+            "demo", ['teacher.transcript_encoder="clip"', "teacher.transcript_tuned_layers=2"]
+        )
+    assert str(error.value).startswith(
+        '--set teacher.transcript_encoder="clip" and --set teacher.transcript_tuned_layers=2: '
+    )
+    assert "(teacher.transcript_encoder is from --set teacher.transcript_encoder=" in str(
+        error.value
+    )
+
+
+@pytest.mark.parametrize(
+    ("override", "allowed"),
+    [
+        ("data.num_frames=100000", "1 to 128"),  # issue 24 (re-probe): out of memory
+        ("data.num_frames=129", "1 to 128"),
+        ("teacher.batch_size=100000", "1 to 4096"),
+        ("student.batch_size=5000", "1 to 4096"),
+        ("teacher.max_text_length=0", ">= 1"),
+    ],
+)
+def test_sizes_have_a_stated_range(override: str, allowed: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        load_recipe("demo", [override])
+    assert str(error.value).startswith(f"--set {override}: ")
+    assert f"is out of range; allowed: {allowed}. Give another value with --set" in str(error.value)
+
+
+def test_the_size_limits_refuse_no_packaged_recipe() -> None:
+    # the paper-scale recipes (and the GPU benchmark's settings) sit well inside the limits
+    for name in ("demo", "mosi", "mosei"):
+        recipe = load_recipe(name)
+        assert recipe.data.num_frames <= 128 // 8
+        assert max(recipe.teacher.batch_size, recipe.student.batch_size) <= 4096 // 64
+    assert load_recipe("mosi", ["data.num_frames=128", "teacher.batch_size=4096"])
+    assert load_retrieval_recipe("retrieval").teacher.num_frames == 8
+
+
+def test_retrieval_recipes_check_sizes_and_folds_against_the_embedded_set() -> None:
+    for override, allowed in (
+        ("teacher.num_frames=1000", "1 to 128"),
+        ("model.batch_size=100000", "1 to 4096"),
+    ):
+        with pytest.raises(ConfigError, match=re.escape(f"--set {override}: ")) as error:
+            load_retrieval_recipe("retrieval", [override])
+        assert f"allowed: {allowed}" in str(error.value)
+    with pytest.raises(ConfigError) as error:
+        load_retrieval_recipe("retrieval", ["data.folds=60"])
+    assert str(error.value).startswith("--set data.folds=60 and ")
+    assert "data.folds = 60 is more than data.demo_clips_per_class = 50" in str(error.value)
+    # a fold file, or data that is not the embedded set, decides its own folds
+    assert load_retrieval_recipe("retrieval", ["data.folds=60", "data.make_demo=false"])

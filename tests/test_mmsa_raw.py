@@ -90,9 +90,47 @@ def test_row_numbers_are_the_lines_an_editor_shows(tmp_path: Path, end: str) -> 
     assert "label.csv:8: label 'bad' is not a number" in text
 
 
-def test_row_numbers_of_a_file_with_old_mac_line_ends(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("body", "line"),
+    [
+        # issue 24 (re-probe): a lone CR outside quotes started a new row number that grep -n
+        # and wc -l never show; rows after it were reported lines too far
+        ("a,1,t,0,x,train\rb,1,t,7,x,train\n", 2),
+        ('a,1,"t\r",0,x,train\r\nb,1,"t",0,x,train\rc,1,t,7,x,train\n', 3),  # after quotes
+        ("a,1,t,0,x,train\n\rb,1,t,7,x,train\n", 3),  # a blank line of a lone CR
+    ],
+)
+def test_a_lone_cr_that_ends_a_row_is_refused_naming_its_grep_line(
+    tmp_path: Path, body: str, line: int
+) -> None:
+    root = _write(tmp_path, body)
+    path = root / "label.csv"
+    with pytest.raises(DataError) as info:
+        read_label_csv(root)
+    text = str(info.value)
+    assert path.read_bytes().split(b"\n")[line - 1].count(b"\r")  # grep's line of the CR
+    assert text.startswith(f"{path}:{line}: a carriage return (\\r) not followed by a line feed")
+    assert "grep -n and wc -l see no line end there" in text
+    assert f"perl -pe 's/\\r\\n?/\\n/g' {path} > {root / 'label-lf.csv'}" in text
+
+
+@pytest.mark.parametrize(
+    ("body", "line"),
+    [
+        ("a,1,t,0,x,train\n\r\nb,1,t,7,x,train\n", 4),  # a CRLF blank line: no lone CR
+        ("a,1,t,0,x,train\nb,1,t,7,x,train\r", 3),  # a lone CR at the very end: nothing follows
+        ('a,1,"t\r\r",0,x,train\nb,1,"x\ry",7,x,train\n', 3),  # CRs inside quotes are text
+    ],
+)
+def test_crs_that_part_no_rows_from_lines_are_read(tmp_path: Path, body: str, line: int) -> None:
+    root = _write(tmp_path, body)
+    with pytest.raises(DataError, match=rf"label.csv:{line}: label 7 is outside"):
+        read_label_csv(root)
+
+
+def test_a_file_with_old_mac_line_ends_is_refused_at_its_first_line(tmp_path: Path) -> None:
     root = _write(tmp_path, HEADER.replace("\n", "\r") + "a,1,t,0,x,train\r\rb,1,t,7,x,train\r", "")
-    with pytest.raises(DataError, match=r"label.csv:4: label 7 is outside"):
+    with pytest.raises(DataError, match=r"label.csv:1: a carriage return"):
         read_label_csv(root)
 
 

@@ -288,3 +288,25 @@ def test_teacher_predictions_in_another_encoding_name_line_and_byte(
     path.write_bytes(b"uid,r_T,note\n" + f"{records[0].uid},0.5,".encode() + b"caf\xe9\n")
     with pytest.raises(DataError, match=r"latin1.csv:2: not UTF-8 text \(byte \d+ is b'\\xe9'"):
         read_teacher_predictions(path, records)
+
+
+def test_max_length_is_checked_against_the_student_checkpoint(
+    tiny_recipe: Recipe, tmp_path: Path
+) -> None:
+    from videoadviser.config import load_recipe_and_source
+    from videoadviser.student.model import check_student_checkpoints
+
+    recipe, source = load_recipe_and_source("demo", ["student.transfer.max_length=513"])
+    with pytest.raises(ConfigError) as error:
+        check_student_checkpoints(recipe, source)
+    assert str(error.value).startswith(
+        "--set student.transfer.max_length=513: student.transfer.max_length = 513 is out of "
+        "range; allowed: 3 to 512 for the student checkpoint 'minilm'"
+    )
+    # a text longer than 512 tokens would have failed mid-training: refused before any work
+    tiny_recipe.student.max_length = 100000
+    dataset = load_dataset(tiny_recipe.data.path, progress=False)
+    out = tmp_path / "student"
+    with pytest.raises(ConfigError, match=r"Set recipe.student.max_length = VALUE instead"):
+        train_student(tiny_recipe, dataset, out, None, lambda2=0.0, progress=False)
+    assert not out.exists()

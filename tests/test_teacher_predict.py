@@ -7,6 +7,7 @@ import pytest
 
 from videoadviser.config import Recipe
 from videoadviser.data.dataset import load_dataset
+from videoadviser.errors import ConfigError
 from videoadviser.teacher.predict import speaker_folds
 from videoadviser.teacher.trainer import is_predictions_file, write_predictions
 
@@ -18,7 +19,7 @@ def test_speaker_folds_cover_every_clip_once_without_sharing_a_speaker(tiny_demo
     speakers = [{train[i].video_id for i in fold} for fold in folds]
     assert all(not (a & b) for i, a in enumerate(speakers) for b in speakers[i + 1 :])
     assert speaker_folds(train, 3, seed=5) == folds  # deterministic
-    with pytest.raises(Exception, match="only .* speakers"):
+    with pytest.raises(ConfigError, match=r"oof_folds = 1000 is out of range; allowed: 0 \(off\) "):
         speaker_folds(train, 1000, seed=5)
 
 

@@ -429,3 +429,44 @@ def test_every_trainable_teacher_parameter_gets_a_gradient(tiny_recipe: Recipe) 
     unused = [n for n, p in teacher.named_parameters() if p.requires_grad and p.grad is None]
     assert unused == []
     assert not teacher.clip.logit_scale.requires_grad  # CLIP's own temperature is not used
+
+
+def test_values_its_transcript_encoder_decides_are_refused_before_any_work(
+    tiny_recipe: Recipe, tmp_path: Path
+) -> None:
+    from transformers import AutoConfig, AutoTokenizer
+
+    from videoadviser.config import load_recipe_and_source
+    from videoadviser.errors import ConfigError
+    from videoadviser.pretrained import minilm_path
+    from videoadviser.teacher.trainer import check_teacher_checkpoints
+
+    # issue 24 (re-probe): a ValueError from the model, after the data was read
+    recipe, source = load_recipe_and_source("demo", ["teacher.transcript_tuned_layers=99"])
+    with pytest.raises(ConfigError) as error:
+        check_teacher_checkpoints(recipe, source)
+    assert str(error.value) == (
+        "--set teacher.transcript_tuned_layers=99: teacher.transcript_tuned_layers = 99 is out "
+        "of range; allowed: 0 to 6 (the transcript encoder 'minilm' has 6 layers). Give another "
+        "value with --set"
+    )
+    dataset = load_dataset(tiny_recipe.data.path, progress=False)
+    tiny_recipe.teacher.transcript_tuned_layers = 7  # a recipe built in Python: told in Python
+    out = tmp_path / "teacher"
+    with pytest.raises(ConfigError, match=r"Set recipe.teacher.transcript_tuned_layers = VALUE"):
+        train_teacher(tiny_recipe, dataset, out, progress=False)
+    assert not out.exists()  # nothing written, not even tensorboard/
+    tiny_recipe.teacher.inputs = "video"  # reads no transcript: nothing to check
+    check_teacher_checkpoints(tiny_recipe)
+    # an encoder whose layers cannot run in two parts takes 0 tuned layers only
+    folder = tmp_path / "distilbert"
+    AutoConfig.for_model("distilbert", n_layers=2, dim=32, hidden_dim=64).save_pretrained(folder)
+    AutoTokenizer.from_pretrained(minilm_path()).save_pretrained(folder)
+    tiny_recipe.teacher.inputs, tiny_recipe.teacher.transcript_encoder = "both", str(folder)
+    tiny_recipe.teacher.transcript_tuned_layers = 1
+    with pytest.raises(ConfigError, match=r"allowed: 0 for the transcript encoder .* 'distilbert'"):
+        check_teacher_checkpoints(tiny_recipe)
+    tiny_recipe.teacher.transcript_tuned_layers = 0
+    tiny_recipe.teacher.max_text_length = 2  # no room for text: its tokenizer would cut nothing
+    with pytest.raises(ConfigError, match=r"max_text_length = 2 is out of range; allowed: >= 3"):
+        check_teacher_checkpoints(tiny_recipe)

@@ -70,3 +70,28 @@ def test_a_latin1_file_names_line_and_byte(tmp_path: Path) -> None:
     path.write_bytes("fine\nvery nice café\n".encode("latin-1"))
     with pytest.raises(DataError, match=r"texts.txt:2: not UTF-8 text \(byte 18 is b'\\xe9'"):
         read_texts(file=path)
+
+
+def test_blank_lines_in_a_csv_are_rows_refused_by_line_not_dropped(tmp_path: Path) -> None:
+    # issue 24 (re-probe): predict --csv dropped blank lines, so its rows no longer matched
+    # the input's (predict --file refused them by line)
+    path = tmp_path / "in.csv"
+    path.write_text("id,text\n1,great\n\n3,fine\n\n")
+    with pytest.raises(DataError) as caught:
+        read_texts(csv_file=path)
+    assert str(caught.value).startswith(f"2 empty texts:\n  {path}:3\n  {path}:5\n")
+    path.write_text("text\ngreat\n\nfine\n")  # one column: a blank line is an empty cell
+    with pytest.raises(DataError, match=rf"1 empty texts:\n  {path}:3\n"):
+        read_texts(csv_file=path)
+    path.write_text("text\ngreat\nfine\n")
+    assert read_texts(csv_file=path).texts == ["great", "fine"]  # one row each, no more
+
+
+def test_csv_lines_are_numbered_as_grep_numbers_them(tmp_path: Path) -> None:
+    path = tmp_path / "in.csv"
+    path.write_bytes(b'id,text\r\n1,"one\rtwo"\r\n2,\r\n')  # a CR inside quotes is no line end
+    with pytest.raises(DataError, match=rf"1 empty texts:\n  {path}:3\n"):
+        read_texts(csv_file=path)
+    path.write_bytes(b"id,text\n1,one\r2,two\n")  # a lone CR outside quotes: no rows by line
+    with pytest.raises(DataError, match=rf"^{path}:2: a carriage return \(\\r\) not followed"):
+        read_texts(csv_file=path)

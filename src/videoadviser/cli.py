@@ -78,7 +78,9 @@ PROFILE_PLACES = ("data.path", "data.unlabelled", "data.make_demo", "data.demo_p
 
 
 def _recipe(args: argparse.Namespace):  # type: ignore[no-untyped-def]
-    from videoadviser.config import load_recipe, override_key
+    """The recipe the options give, checked, and where its values came from (a
+    :class:`~videoadviser.config.Source`, for the checks that need its checkpoints or data)."""
+    from videoadviser.config import load_recipe_and_source, override_key
 
     overrides = list(args.set or [])
     if getattr(args, "data", None):
@@ -89,7 +91,7 @@ def _recipe(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         overrides.append(f'data.unlabelled="{args.unlabelled}"')
     if getattr(args, "video_policy", None):
         overrides.append(f'data.video_policy="{args.video_policy}"')
-    recipe = load_recipe(args.recipe, overrides)
+    recipe, source = load_recipe_and_source(args.recipe, overrides)
     if getattr(args, "profile", None):
         from videoadviser.pipeline import with_demo_profile
 
@@ -100,7 +102,7 @@ def _recipe(args: argparse.Namespace):  # type: ignore[no-untyped-def]
                 f"(or --set {', '.join(PROFILE_PLACES)}) name others: give one or the other"
             )
         recipe = with_demo_profile(recipe, args.profile)
-    return recipe
+    return recipe, source
 
 
 def _train_stage(
@@ -148,11 +150,12 @@ def _unclaimed_if_refused(out: Path, existed: bool) -> Iterator[None]:
 
 def _cmd_teacher_train(args: argparse.Namespace) -> int:
     from videoadviser.pipeline import prepare_dataset, teacher_stamp
-    from videoadviser.teacher.trainer import train_teacher
+    from videoadviser.teacher.trainer import check_teacher_checkpoints, train_teacher
     from videoadviser.utils.ownership import check_folder_path
 
     check_folder_path(args.out, "--out")
-    recipe = _recipe(args)
+    recipe, source = _recipe(args)
+    check_teacher_checkpoints(recipe, source)
     dataset = prepare_dataset(recipe, progress=not args.quiet)
     metrics = _train_stage(
         args,
@@ -173,7 +176,7 @@ def _cmd_teacher_predict(args: argparse.Namespace) -> int:
 
     inputs = {"--data": args.data, "--unlabelled": args.unlabelled, "--recipe": args.recipe}
     check_predictions_file(args.out, args.overwrite, inputs)
-    recipe = _recipe(args)
+    recipe, _ = _recipe(args)
     dataset = prepare_dataset(recipe, progress=not args.quiet)
     transfer = prepare_transfer(recipe, dataset, progress=not args.quiet)
     rows = predict_teacher(
@@ -194,11 +197,13 @@ def _cmd_student_train(args: argparse.Namespace) -> int:
 
     from videoadviser.errors import DataError
     from videoadviser.pipeline import prepare_dataset, prepare_transfer, student_stamp
+    from videoadviser.student.model import check_student_checkpoints
     from videoadviser.student.trainer import resolved_lambda2, train_student
     from videoadviser.utils.ownership import check_folder_path
 
     check_folder_path(args.out, "--out")
-    recipe = _recipe(args)
+    recipe, source = _recipe(args)
+    check_student_checkpoints(recipe, source)
     dataset = prepare_dataset(recipe, progress=not args.quiet)
     transfer = prepare_transfer(recipe, dataset, progress=not args.quiet)
     lambda2 = resolved_lambda2(recipe, args.lambda2, transfer)
@@ -284,7 +289,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     if args.seeds:
         check_seeds(args.seeds, "--seeds")
-    recipe = _recipe(args)
+    recipe, source = _recipe(args)
     results = run_experiment(
         recipe,
         args.out,
@@ -292,6 +297,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         progress=not args.quiet,
         overwrite=args.overwrite,
         parallel_stages=args.parallel_stages,
+        source=source,
     )
     if not is_main_process():  # under torchrun / accelerate launch, one process reports
         return 0

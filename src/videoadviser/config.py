@@ -2,9 +2,13 @@
 
 A recipe has the sections ``[data]``, ``[teacher]``, ``[student]`` and top-level ``seed`` /
 ``cache_dir``; any field left out takes the default below. Unknown sections or keys, values
-of the wrong type and values out of their range (:data:`_RANGES`, checked before any work
-starts) are errors that name the key, the allowed range and where the value came from: the
-recipe file, or the ``--set`` override that gave it.
+of the wrong type, values out of their range (:data:`_RANGES`) and epoch counts beyond the
+epochs run (:data:`_WITHIN_EPOCHS`) are errors that name the key (each key, for a relation),
+the allowed range and where each value came from: the recipe file, or the ``--set`` override
+that gave it. All are checked before any work starts, and so are the values that the
+checkpoints decide (from their configs: ``check_teacher_checkpoints``,
+``check_student_checkpoints``) and the data decides (``check_oof_folds``, once it is read),
+which get the recipe's :class:`Source` from :func:`load_recipe_and_source`.
 """
 
 from __future__ import annotations
@@ -200,10 +204,20 @@ class Source:
                 return f"--set {override}"
         return self.path
 
-    def blame_first(self, *keys: str) -> str:
-        """The first ``--set`` that set one of ``keys``, else the recipe file."""
-        blamed = [self.blame(key) for key in keys]
-        return next((b for b in blamed if b != self.path), self.path)
+    def blame_all(self, *keys: str) -> tuple[str, str]:
+        """Where the values of ``keys`` (which an error names together) came from: every
+        source once, in the order of ``keys`` (the start of the message), and, when they are
+        not one and the same, which key came from which (`` (a is from --set a=1, b from
+        recipe.toml)``), else ``""``."""
+        blamed = {key: self.blame(key) for key in keys}
+        sources = list(dict.fromkeys(blamed.values()))
+        if len(sources) == 1:
+            return sources[0], ""
+        each = [
+            f"{self.name(key)} {'is ' if i == 0 else ''}from {where}"
+            for i, (key, where) in enumerate(blamed.items())
+        ]
+        return " and ".join(sources), f" ({', '.join(each)})"
 
     def fix(self, key: str) -> str:
         """What to do about a bad value of ``key``, where it came from."""
@@ -301,6 +315,13 @@ def validate_recipe(recipe: Recipe, source: Source | str = IN_PYTHON) -> None:
 
 
 MAX_SEED = 2**32 - 1  # what every random generator the seeds reach accepts
+# Sizes that multiply memory and disk. Frames: each is one more vision-tower pass per clip and
+# step and 3 x S x S bytes of frame cache per clip (147 KiB at CLIP's 224 px): the paper and
+# every packaged recipe take 8, so 128 (16 times that) refuses no real configuration, while
+# 100,000 frames (46 GB of cache for 40 tiny clips) is refused before any work.
+MAX_FRAMES = 128
+# A batch is one forward pass (no gradient accumulation): the recipes use 16 to 64.
+MAX_BATCH_SIZE = 4096
 
 # a range: a test of a value, and the allowed values in words
 Range = tuple[Callable[[Any], bool], str]
@@ -308,12 +329,18 @@ POSITIVE: Range = (lambda v: v > 0, "> 0")
 NON_NEGATIVE: Range = (lambda v: v >= 0, ">= 0")
 AT_LEAST_ONE: Range = (lambda v: v >= 1, ">= 1")
 SHARE: Range = (lambda v: 0 <= v < 1, "[0, 1)")  # a dropout, a decay
+FRAMES: Range = (lambda v: 1 <= v <= MAX_FRAMES, f"1 to {MAX_FRAMES}")
+BATCH_SIZE: Range = (lambda v: 1 <= v <= MAX_BATCH_SIZE, f"1 to {MAX_BATCH_SIZE}")
 
 # every number a recipe holds that has a range, with the keys that hold it
 _RANGES: tuple[tuple[Range, tuple[str, ...]], ...] = (
     ((lambda v: 0 <= v <= MAX_SEED, f"0 to {MAX_SEED}"), ("seed",)),
-    (AT_LEAST_ONE, ("data.num_frames", "teacher.epochs", "teacher.batch_size",
-                    "student.max_length", "student.epochs", "student.batch_size")),
+    (FRAMES, ("data.num_frames",)),
+    (BATCH_SIZE, ("teacher.batch_size", "student.batch_size")),
+    # (their upper bounds, and the lowest that leaves room for the tokenizer's special tokens,
+    # depend on the checkpoints: checked with them, before any work)
+    (AT_LEAST_ONE, ("teacher.epochs", "teacher.max_text_length", "student.max_length",
+                    "student.epochs")),
     (POSITIVE, ("teacher.lr", "teacher.tower_lr", "teacher.transcript_lr", "student.lr",
                 "student.head_lr", "student.temperature")),
     (NON_NEGATIVE, ("data.demo_unlabelled", "teacher.transcript_tuned_layers",
@@ -354,11 +381,17 @@ def check_ranges(
         for key in keys:
             value = _value(config, key)
             if not test(value):
-                fix = source.fix(key)
-                raise ConfigError(
-                    f"{source.blame(key)}: {source.name(key)} = {value!r} is out of range; "
-                    f"allowed: {allowed}. {fix[:1].upper()}{fix[1:]}"
-                )
+                raise range_error(source, key, value, allowed)
+
+
+def range_error(source: Source, key: str, value: Any, allowed: str) -> ConfigError:
+    """The error for ``key`` = ``value`` out of its range (``allowed``, in words): it names
+    the key, the value, the range, where the value came from and how to change it."""
+    fix = source.fix(key)
+    return ConfigError(
+        f"{source.blame(key)}: {source.name(key)} = {value!r} is out of range; "
+        f"allowed: {allowed}. {fix[:1].upper()}{fix[1:]}"
+    )
 
 
 def check_seeds(seeds: list[int], where: str = "seeds") -> list[int]:
@@ -386,17 +419,66 @@ def check_seeds(seeds: list[int], where: str = "seeds") -> list[int]:
     return list(seeds)
 
 
-def check_min_epochs(config: Any, section: str, source: Source) -> None:
-    """``min_epochs <= epochs`` in ``config`` (the teacher or student section ``section``)."""
-    if config.min_epochs > config.epochs:
-        blamed = source.blame_first(f"{section}.epochs", f"{section}.min_epochs")
-        low, high = source.name(f"{section}.min_epochs"), source.name(f"{section}.epochs")
-        raise ConfigError(
-            f"{blamed}: {low} = {config.min_epochs} is more than {high} = {config.epochs}; "
-            f"allowed: 0 <= {low} <= {high} (no early stop before min_epochs, so it cannot "
-            f"exceed the epochs run). Lower {low} (e.g. "
-            f"{source.how_to_set(f'{section}.min_epochs', config.epochs)}) or raise {high}"
+def check_at_most(
+    config: Any, lows: tuple[str, ...], high: str, source: Source, reason: str
+) -> None:
+    """The sum of the values of ``lows`` is at most that of ``high`` (dotted keys of
+    ``config``), e.g. ``teacher.min_epochs <= teacher.epochs``; ``reason`` says why.
+
+    Raises:
+        ConfigError: naming each key of the sum that is not 0 and ``high``, their values,
+            where each came from (a recipe file, ``--set``), the allowed relation and a way out.
+    """
+    values = {key: _value(config, key) for key in lows}
+    total, limit = sum(values.values()), _value(config, high)
+    if total <= limit:
+        return
+    given = [key for key in lows if values[key]]  # (a 0 adds nothing: not named)
+    name = source.name
+    if len(given) == 1:
+        stated = f"{name(given[0])} = {values[given[0]]!r}"
+        example = source.how_to_set(given[0], limit)
+        way_out = f"Lower {name(given[0])} (e.g. {example}) or raise {name(high)}"
+    else:
+        stated = (
+            f"{' + '.join(map(name, given))} = {' + '.join(repr(values[k]) for k in given)} = "
+            f"{total!r}"
         )
+        example = source.how_to_set(high, math.ceil(total))
+        way_out = f"Lower {' or '.join(map(name, given))}, or raise {name(high)} (e.g. {example})"
+    allowed = " + ".join(map(name, lows))  # (each one's own range is checked on its own)
+    where, each = source.blame_all(*given, high)
+    raise ConfigError(
+        f"{where}: {stated} is more than {name(high)} = {limit!r}{each}; allowed: {allowed} <= "
+        f"{name(high)} ({reason}). {way_out}"
+    )
+
+
+# in each section, values that count epochs and so cannot exceed its epochs: (keys, why)
+_WITHIN_EPOCHS: dict[str, tuple[tuple[tuple[str, ...], str], ...]] = {
+    "teacher": (
+        (("min_epochs",), "no early stop before min_epochs, so it cannot exceed the epochs run"),
+        (
+            ("transcript_warmup_epochs", "video_first_epochs"),
+            "the transcript warm-up, then the video-first epochs, open the training: together "
+            "they cannot exceed the epochs run",
+        ),
+        (("warmup_epochs",), "the learning rate warms up over them, within the epochs run"),
+    ),
+    "student": (
+        (("min_epochs",), "no early stop before min_epochs, so it cannot exceed the epochs run"),
+        (("warmup_epochs",), "the learning rate warms up over them, within the epochs run"),
+    ),
+}
+
+
+def check_within_epochs(recipe: Recipe, source: Source) -> None:
+    """Every value that counts epochs of a section (:data:`_WITHIN_EPOCHS`) is within its
+    ``epochs``: :func:`check_at_most` for each."""
+    for section, relations in _WITHIN_EPOCHS.items():
+        for keys, reason in relations:
+            lows = tuple(f"{section}.{key}" for key in keys)
+            check_at_most(recipe, lows, f"{section}.epochs", source, reason)
 
 
 def _validate(recipe: Recipe, source: Source) -> None:
@@ -420,16 +502,22 @@ def _validate(recipe: Recipe, source: Source) -> None:
                 f"{', '.join(allowed)}"
             )
     check_ranges(recipe, _RANGES, source)
-    check_min_epochs(recipe.teacher, "teacher", source)
-    check_min_epochs(recipe.student, "student", source)
-    clip_only = ("teacher.transcript_tuned_layers", "teacher.transcript_pooling")
-    if recipe.teacher.transcript_encoder == "clip" and (
-        recipe.teacher.transcript_tuned_layers or recipe.teacher.transcript_pooling != "mean"
-    ):
+    check_within_epochs(recipe, source)
+    teacher = recipe.teacher
+    clip_only = [
+        key
+        for key, used in (
+            ("teacher.transcript_tuned_layers", teacher.transcript_tuned_layers != 0),
+            ("teacher.transcript_pooling", teacher.transcript_pooling != "mean"),
+        )
+        if used
+    ]
+    if teacher.transcript_encoder == "clip" and clip_only:
+        where, each = source.blame_all("teacher.transcript_encoder", *clip_only)
         raise ConfigError(
-            f"{source.blame_first(*clip_only)}: teacher.transcript_tuned_layers "
-            "and transcript_pooling apply to a pretrained transcript encoder; set "
-            'teacher.transcript_encoder (e.g. "minilm")'
+            f"{where}: teacher.transcript_tuned_layers and transcript_pooling apply to a "
+            f'pretrained transcript encoder, and teacher.transcript_encoder = "clip"{each}; '
+            'set teacher.transcript_encoder (e.g. "minilm")'
         )
     if recipe.student.transfer:
         _validate_transfer(recipe, source)
@@ -466,8 +554,18 @@ def load_recipe(
     ``overrides`` are ``section.key=value`` strings in TOML syntax (``teacher.epochs=3``,
     ``data.path="x"``; bare words are taken as strings).
     """
+    return load_recipe_and_source(name_or_path, overrides)[0]
+
+
+def load_recipe_and_source(
+    name_or_path: str | Path | None = None, overrides: list[str] | None = None
+) -> tuple[Recipe, Source]:
+    """:func:`load_recipe`, and where its values came from: what the checks that need more
+    than the recipe (its checkpoints, its data) are given, so that they too blame the file or
+    the ``--set`` that gave a bad value."""
     values, path = read_toml(name_or_path or "demo", overrides)
-    return recipe_from_dict(values, Source.of_recipe(path, overrides))
+    source = Source.of_recipe(path, overrides)
+    return recipe_from_dict(values, source), source
 
 
 def read_toml(name_or_path: str | Path, overrides: list[str] | None = None) -> tuple[dict, Path]:

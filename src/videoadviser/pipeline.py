@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from videoadviser.config import Recipe, check_seeds, validate_recipe
+from videoadviser.config import IN_PYTHON, Recipe, Source, check_seeds, validate_recipe
 from videoadviser.data.clips import videos_fingerprint
 from videoadviser.data.dataset import SentimentDataset, load_dataset
 from videoadviser.data.demo import (
@@ -49,13 +49,20 @@ from videoadviser.evaluation.significance import (
     paired_bootstrap,
     seed_clip_bootstrap_mae,
 )
+from videoadviser.student.model import check_student_checkpoints
 from videoadviser.student.trainer import train_student
 from videoadviser.teacher.predict import (
     add_transfer_predictions,
+    check_oof_folds,
     out_of_fold_predictions,
     predict_teacher,
 )
-from videoadviser.teacher.trainer import PREDICTIONS_FILE, train_teacher, write_predictions
+from videoadviser.teacher.trainer import (
+    PREDICTIONS_FILE,
+    check_teacher_checkpoints,
+    train_teacher,
+    write_predictions,
+)
 from videoadviser.utils.io import write_csv, write_json
 from videoadviser.utils.lanes import SideLane, lanes_help, side_lane
 from videoadviser.utils.ownership import RUN_FOLDER, RUN_MARKER, claim_folder, run_kind
@@ -114,6 +121,14 @@ def with_demo_profile(recipe: Recipe, profile: str) -> Recipe:
         recipe.data, make_demo=True, demo_profile=profile, path=path, unlabelled=unlabelled
     )
     return replace(recipe, data=data)
+
+
+def check_checkpoints(recipe: Recipe, source: Source | None = None) -> None:
+    """The values whose range the teacher's and the student's checkpoints decide, read from
+    their configs and tokenizers before any work (:func:`check_teacher_checkpoints`,
+    :func:`check_student_checkpoints`)."""
+    check_teacher_checkpoints(recipe, source)
+    check_student_checkpoints(recipe, source)
 
 
 def check_demo_profile(path: Path, profile: str) -> None:
@@ -475,22 +490,28 @@ def run_experiment(
     progress: bool = True,
     overwrite: bool = False,
     parallel_stages: bool | None = None,
+    source: Source | None = None,
 ) -> dict[str, Any]:
     """The whole main job; returns (and writes) the results.
 
     ``parallel_stages``: train the stages that do not wait for each other in two processes
     (:mod:`videoadviser.utils.lanes`); ``None``: where that helps (one process on a CPU).
+    ``source``: where the recipe's values came from (:func:`load_recipe_and_source`), so that
+    a value refused by its checkpoints or its data blames the file or the ``--set`` that gave
+    it; default: a recipe built in Python.
 
     Re-run on the same ``out_dir``, finished stages are reused and an interrupted one resumes;
     a stage made by another recipe or data stops the run, unless ``overwrite`` (retrain it).
     """
     # every value is checked before any work: a bad one costs nothing and leaves nothing
-    validate_recipe(recipe)
+    validate_recipe(recipe, source or IN_PYTHON)
+    check_checkpoints(recipe, source)
     seeds = check_seeds(seeds or [recipe.seed])
     out = Path(out_dir) if out_dir else default_run_dir(recipe.name)
     claim_folder(out, RECIPE_FILE, is_run_recipe, RUN_FOLDER)  # before any work
     started = time.perf_counter()
     dataset = prepare_dataset(recipe, progress)
+    check_oof_folds(recipe, dataset, source)  # (the values the data decides)
     transfer = prepare_transfer(recipe, dataset, progress)
     # every stage folder of every seed, before any trains: a user's file or a stage of another
     # kind in the last one stops the run before the first has cost anything (every process

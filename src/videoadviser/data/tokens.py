@@ -14,6 +14,18 @@ from transformers import PreTrainedTokenizerBase
 
 logger = logging.getLogger(__name__)
 
+NO_LIMIT = 10**6  # a tokenizer's model_max_length above this is transformers' "none known"
+
+
+def length_range(tokenizer: PreTrainedTokenizerBase, positions: int | None) -> tuple[int, int]:
+    """The ``max_length`` values a model reads through ``tokenizer``: from its special tokens
+    plus one (below that a tokenizer truncates nothing at all) to the tokens the model reads
+    (the tokenizer's ``model_max_length``, and at most ``positions``, the model's position
+    embeddings, when known; :data:`NO_LIMIT` when neither is)."""
+    lowest = tokenizer.num_special_tokens_to_add() + 1
+    limits = [n for n in (tokenizer.model_max_length, positions) if n and n < NO_LIMIT]
+    return lowest, min(limits, default=NO_LIMIT)
+
 
 def tokenize(
     tokenizer: PreTrainedTokenizerBase, texts: list[str], max_length: int, what: str, **kwargs: Any

@@ -15,12 +15,15 @@ from typing import Any
 
 from videoadviser.config import (
     AT_LEAST_ONE,
+    BATCH_SIZE,
+    FRAMES,
     NON_NEGATIVE,
     POSITIVE,
     SHARE,
     Range,
     Source,
     build_config,
+    check_at_most,
     check_ranges,
     check_seeds,
     read_toml,
@@ -89,9 +92,10 @@ def load_retrieval_recipe(
 
 # every number a retrieval recipe holds that has a range, with the keys that hold it
 _RANGES: tuple[tuple[Range, tuple[str, ...]], ...] = (
-    (AT_LEAST_ONE, ("data.demo_clips_per_class", "teacher.num_frames", "teacher.epochs",
-                    "teacher.batch_size", "model.hidden", "model.dim", "model.epochs",
-                    "model.batch_size")),
+    (AT_LEAST_ONE, ("data.demo_clips_per_class", "teacher.epochs", "model.hidden", "model.dim",
+                    "model.epochs")),
+    (FRAMES, ("teacher.num_frames",)),
+    (BATCH_SIZE, ("teacher.batch_size", "model.batch_size")),
     (POSITIVE, ("teacher.lr", "teacher.tower_lr", "model.lr", "distill.lambda_distill",
                 "distill.temperature")),
     (NON_NEGATIVE, ("teacher.patience", "teacher.weight_decay", "model.patience",
@@ -115,6 +119,15 @@ def validate_retrieval_recipe(recipe: RetrievalRecipe, source: Source | None = N
             "allowed: at least 2 (or a data.folds_file)"
         )
     check_ranges(recipe, _RANGES, source)
+    if recipe.data.make_demo and not recipe.data.folds_file:
+        check_at_most(
+            recipe,
+            ("data.folds",),
+            "data.demo_clips_per_class",
+            source,
+            "the embedded set has demo_clips_per_class clips of each class, and each "
+            "class-balanced fold takes at least one of them",
+        )
     if recipe.model.lambda_distill != 0:
         raise ConfigError(
             f"{source.blame('model.lambda_distill')}: set the distillation weight in "

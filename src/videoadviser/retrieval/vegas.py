@@ -312,13 +312,19 @@ def balanced_folds(labels: np.ndarray, k: int, seed: int) -> np.ndarray:
     """
     if k < 2:
         raise ValueError("k-fold needs k >= 2")
+    classes, counts = np.unique(labels, return_counts=True)
+    if counts.min() < k:
+        smallest = int(counts.argmin())
+        raise DataError(
+            f"class {int(classes[smallest])} has {counts[smallest]} clips, fewer than the {k} "
+            "folds (data.folds): each class-balanced fold takes at least one clip of each "
+            f"class; give data.folds at most {counts[smallest]}, or a data.folds_file"
+        )
     rng = np.random.default_rng(seed)
     folds = np.empty(len(labels), dtype=np.int64)
     offset = 0
-    for c in np.unique(labels):
+    for c in classes:
         members = rng.permutation(np.flatnonzero(labels == c))
-        if len(members) < k:
-            raise DataError(f"class {int(c)} has {len(members)} clips, fewer than the {k} folds")
         folds[members] = (offset + np.arange(len(members))) % k
         offset = (offset + len(members)) % k
     return folds

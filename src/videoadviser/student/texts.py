@@ -8,13 +8,12 @@ never a score of nothing and never a row silently dropped.
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from videoadviser.data.records import join_problems
+from videoadviser.data.records import join_problems, numbered_rows
 from videoadviser.errors import DataError
 from videoadviser.utils.io import check_output_file, csv_header, read_user_text
 
@@ -104,15 +103,20 @@ def _file_lines(path: Path) -> list[str]:
 
 
 def _csv_rows(path: Path, column: str) -> TextRows:
-    reader = csv.DictReader(io.StringIO(read_user_text(path), newline=""))
-    if reader.fieldnames is not None and column not in reader.fieldnames:
-        found = ", ".join(reader.fieldnames) or "none"
-        raise DataError(f"{path}: no column {column!r} (found {found}); use --text-column")
-    rows: list[dict[str, object]] = []
-    wheres: list[str] = []
-    for row in reader:
-        rows.append(dict(row))
-        wheres.append(f"{path}:{reader.line_num}")
+    """The rows of a CSV to score, one per row of the file, blank lines too (an empty text,
+    refused by :func:`_checked`), each named by the line it starts on (as ``grep -n`` and an
+    editor number them: :func:`~videoadviser.data.records.numbered_rows`)."""
+    with io.StringIO(read_user_text(path), newline="") as handle:
+        columns, numbered = numbered_rows(handle, path, keep_blank=True)
+        if columns and column not in columns:
+            raise DataError(
+                f"{path}: no column {column!r} (found {', '.join(columns)}); use --text-column"
+            )
+        rows: list[dict[str, object]] = []
+        wheres: list[str] = []
+        for line, row in numbered:
+            rows.append(dict(row))  # type: ignore[arg-type]
+            wheres.append(f"{path}:{line}")
     texts = [str(row.get(column) or "") for row in rows]
     return _checked(texts, wheres, rows)
 

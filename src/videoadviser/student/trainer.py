@@ -43,7 +43,7 @@ from videoadviser.data.unlabelled import UNLABELLED, TransferSet, check_no_overl
 from videoadviser.distillation.losses import student_loss
 from videoadviser.errors import ConfigError, DataError
 from videoadviser.evaluation.metrics import finite_metrics
-from videoadviser.student.model import build_student, load_student
+from videoadviser.student.model import build_student, check_student_checkpoints, load_student
 from videoadviser.utils.checkpoint import (
     load_checkpoint,
     load_optimizer,
@@ -121,7 +121,7 @@ def read_teacher_predictions(
     lines: dict[str, int] = {}
     problems: list[str] = []
     with io.StringIO(read_user_text(path), newline="") as handle:
-        columns, rows = numbered_rows(handle)
+        columns, rows = numbered_rows(handle, path)
         if not {"uid", "r_T"} <= set(columns):
             raise DataError(f"{path}: needs columns uid and r_T; found {columns}")
         logit_columns = sorted(
@@ -329,6 +329,7 @@ def train_student(
     the result an uninterrupted run gives; ``last/`` is removed once the stage is finished.
     """
     validate_recipe(recipe)  # every value, before any work
+    check_student_checkpoints(recipe)
     weight = resolved_lambda2(recipe, lambda2, transfer)
     with_pool = transfer is not None and weight > 0  # else the transfer set is not read
     cfg: StudentConfig = recipe.student.resolved(with_transfer_set=with_pool)

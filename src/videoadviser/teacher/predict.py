@@ -19,13 +19,12 @@ from typing import Any
 import numpy as np
 from accelerate import Accelerator
 
-from videoadviser.config import Recipe
+from videoadviser.config import IN_PYTHON, Recipe, Source, range_error
 from videoadviser.data.clips import video_stamp
 from videoadviser.data.dataset import SentimentDataset
 from videoadviser.data.frames import FrameSampling
 from videoadviser.data.records import SPLITS, ClipRecord
 from videoadviser.data.unlabelled import UNLABELLED, TransferSet, check_no_overlap
-from videoadviser.errors import ConfigError
 from videoadviser.teacher.model import VideoAdviserTeacher
 from videoadviser.teacher.trainer import (
     PREDICT_BATCH_SIZE,
@@ -72,6 +71,36 @@ def predict_teacher(
     return rows
 
 
+def check_oof_folds(
+    recipe: Recipe, dataset: SentimentDataset, source: Source | None = None
+) -> None:
+    """``teacher.oof_folds`` (when on) is at most the speakers of the training split: a fold
+    holds whole speakers. Checked once the data is read, before any training.
+
+    Raises:
+        ConfigError: naming the key, its value, the range this data allows and where the
+            value came from (``source``: the recipe file or ``--set``; default: a recipe built
+            in Python).
+    """
+    train, k = dataset.split("train"), recipe.teacher.oof_folds
+    if k >= 2 and k > len({r.video_id for r in train}):
+        raise range_error(
+            source or Source(IN_PYTHON), "teacher.oof_folds", k, _folds_allowed(train)
+        )
+
+
+def _folds_allowed(train: list[ClipRecord]) -> str:
+    """The values ``teacher.oof_folds`` may take on the training records ``train``, in words."""
+    speakers = len({r.video_id for r in train})
+    where = (
+        f"the training split has {speakers} speaker{'s' if speakers != 1 else ''} (video_ids) "
+        f"in {len(train)} clips"
+    )
+    if speakers < 2:
+        return f"0 (off): out-of-fold targets need 2 speakers or more, and {where}"
+    return f"0 (off) or 2 to {speakers}: each fold holds whole speakers, and {where}"
+
+
 def speaker_folds(records: list[ClipRecord], k: int, seed: int) -> list[list[int]]:
     """Split record indices into ``k`` folds with no speaker (``video_id``) in two folds.
 
@@ -82,10 +111,7 @@ def speaker_folds(records: list[ClipRecord], k: int, seed: int) -> list[list[int
     for i, record in enumerate(records):
         speakers.setdefault(record.video_id, []).append(i)
     if len(speakers) < k:
-        raise ConfigError(
-            f"teacher.oof_folds = {k}, but the training split has only "
-            f"{len(speakers)} speakers (video_ids)"
-        )
+        raise range_error(Source(IN_PYTHON), "teacher.oof_folds", k, _folds_allowed(records))
     rng = np.random.default_rng(seed)
     groups = [speakers[v] for v in rng.permutation(sorted(speakers))]
     groups.sort(key=len, reverse=True)  # stable: ties keep the shuffled order

@@ -31,17 +31,25 @@ from transformers import (
 )
 
 from videoadviser import __version__
-from videoadviser.config import DataConfig, Recipe, TeacherConfig, validate_recipe
+from videoadviser.config import (
+    IN_PYTHON,
+    DataConfig,
+    Recipe,
+    Source,
+    TeacherConfig,
+    range_error,
+    validate_recipe,
+)
 from videoadviser.data.clips import ClipFrames, decode_into_cache
 from videoadviser.data.dataset import SentimentDataset
 from videoadviser.data.frames import FrameSampling, normalize_pixels
 from videoadviser.data.records import SPLITS, ClipRecord
-from videoadviser.data.tokens import tokenize
+from videoadviser.data.tokens import length_range, tokenize
 from videoadviser.data.unlabelled import UNLABELLED
 from videoadviser.distillation.losses import teacher_loss
 from videoadviser.errors import ConfigError
 from videoadviser.evaluation.metrics import finite_metrics
-from videoadviser.pretrained import resolve_text_checkpoint
+from videoadviser.pretrained import resolve_text_checkpoint, text_encoder_files
 from videoadviser.teacher.clip_checkpoint import resolve_checkpoint
 from videoadviser.teacher.features import (
     TranscriptStates,
@@ -51,6 +59,7 @@ from videoadviser.teacher.features import (
     weights_fingerprint,
 )
 from videoadviser.teacher.model import (
+    LAYERED_ENCODERS,
     TeacherArchitecture,
     VideoAdviserTeacher,
     class_names,
@@ -103,6 +112,59 @@ DATA_LOGISTICS = ("path", "raw_root", "make_demo", "unlabelled", "unlabelled_lim
                   "demo_unlabelled", "demo_profile", "num_workers")  # fmt: skip
 PREDICT_BATCH_SIZE = 64  # clips per forward pass when predicting
 TRANSCRIPT_ENCODER_DIR = "transcript_encoder"  # in a checkpoint: the encoder's config + tokenizer
+CLIP_SPECIAL_TOKENS = 2  # what CLIP's tokenizer adds to a text: its start and end tokens
+
+
+def check_teacher_checkpoints(recipe: Recipe, source: Source | None = None) -> None:
+    """The teacher values whose range depends on what reads its transcripts, checked before
+    any work from the transcript encoder's config and tokenizer alone (no weights):
+    ``transcript_tuned_layers`` (at most the encoder's layers, and only for an encoder whose
+    layers can run in two parts, :data:`LAYERED_ENCODERS`) and ``max_text_length`` (room for
+    one token besides the special tokens the tokenizer adds: below that a tokenizer cuts
+    nothing; above what the encoder reads it is capped,
+    :func:`transcript_max_length`). A video-only teacher reads no transcript.
+
+    Raises:
+        ConfigError: naming the key, its value, the range this encoder allows and where the
+            value came from (``source``: the recipe file or ``--set``; default: a recipe built
+            in Python).
+    """
+    source = source or Source(IN_PYTHON)
+    cfg = recipe.teacher
+    if cfg.inputs == "video":
+        return
+    special = CLIP_SPECIAL_TOKENS
+    if cfg.transcript_encoder != "clip":
+        key = "teacher.transcript_encoder"
+        config, tokenizer = text_encoder_files(cfg.transcript_encoder, key)
+        special = length_range(tokenizer, None)[0] - 1
+        name, tuned = cfg.transcript_encoder, cfg.transcript_tuned_layers
+        layers, kind = getattr(config, "num_hidden_layers", 0), config.model_type
+        if tuned and kind not in LAYERED_ENCODERS:
+            raise range_error(
+                source,
+                "teacher.transcript_tuned_layers",
+                tuned,
+                f"0 for the transcript encoder {name!r}: it is a {kind!r} model, and only the "
+                "layers of one whose forward is its embeddings then its layers can be tuned "
+                f"alone ({', '.join(sorted(LAYERED_ENCODERS))})",
+            )
+        if tuned > layers:
+            raise range_error(
+                source,
+                "teacher.transcript_tuned_layers",
+                tuned,
+                f"0 to {layers} (the transcript encoder {name!r} has {layers} layers)",
+            )
+    if cfg.max_text_length <= special:
+        raise range_error(
+            source,
+            "teacher.max_text_length",
+            cfg.max_text_length,
+            f">= {special + 1} (the transcript tokenizer adds {special} special tokens to each "
+            "text: leave room for one of text; a limit above what the encoder reads is capped "
+            "to that)",
+        )
 
 
 # -- building ----------------------------------------------------------------------------------
@@ -622,6 +684,7 @@ def train_teacher(
         ``{"metrics": {split: MMSA metrics}, "best_epoch": int, "epochs_run": int, ...}``.
     """
     validate_recipe(recipe)  # every value, before any work
+    check_teacher_checkpoints(recipe)
     cfg = recipe.teacher
     out_dir = Path(out_dir)
     seed_everything(recipe.seed)
