@@ -6,9 +6,11 @@ import json
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import torch
 
 from videoadviser.cli import main
 
@@ -328,3 +330,48 @@ def test_a_value_its_checkpoints_or_data_refuse_stops_before_any_folder(
     assert err.startswith(f"videoadviser: error: --set {override}") and message in err
     assert "Give another value with --set" in err or "raise teacher.epochs" in err
     assert not out.exists()  # no stage.json, no tensorboard/, no run folder
+
+
+@pytest.mark.parametrize(
+    "make_error",
+    [
+        lambda: MemoryError(),
+        lambda: RuntimeError("DefaultCPUAllocator: can't allocate memory: allocating 9G"),
+        lambda: torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"),
+    ],
+    ids=["MemoryError", "cpu-allocator", "torch.OutOfMemoryError"],
+)
+def test_running_out_of_memory_is_a_message_naming_what_to_lower(
+    make_error: Callable[[], BaseException],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    exception = make_error()
+
+    def handler(args: object) -> int:
+        raise exception
+
+    monkeypatch.setattr("argparse.ArgumentParser.parse_args", _args_with(handler))
+    assert main(["report", "x"]) == 1
+    said = capsys.readouterr().err
+    assert said.startswith("videoadviser: error: out of memory.") and "batch_size" in said
+    assert "Traceback" not in said
+
+
+def test_another_runtime_error_is_not_called_out_of_memory(monkeypatch: pytest.MonkeyPatch) -> None:
+    def handler(args: object) -> int:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr("argparse.ArgumentParser.parse_args", _args_with(handler))
+    with pytest.raises(RuntimeError, match="a bug"):
+        main(["report", "x"])
+
+
+def _args_with(handler: object):  # type: ignore[no-untyped-def]
+    """A parse_args that gives ``handler`` as the command (a stand-in for any command)."""
+    import argparse
+
+    def parse_args(self: argparse.ArgumentParser, argv: object = None) -> argparse.Namespace:
+        return argparse.Namespace(handler=handler, verbose=False, quiet=True)
+
+    return parse_args

@@ -781,6 +781,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("videoadviser: interrupted", file=sys.stderr)
         return 130
+    except (MemoryError, RuntimeError) as error:
+        if not out_of_memory(error):
+            raise
+        said = (str(error).splitlines() or [type(error).__name__])[0]
+        print(f"videoadviser: error: {OUT_OF_MEMORY} ({said})", file=sys.stderr)
+        return 1
+
+
+OUT_OF_MEMORY = (
+    "out of memory. Lower what a step holds: the batch size (--set teacher.batch_size=8, "
+    "--set student.batch_size=8) or the frames per clip (--set data.num_frames=4), or use a "
+    "device with more memory; finished stages are kept"
+)
+
+
+def out_of_memory(error: BaseException) -> bool:
+    """Whether ``error`` is the host or an accelerator running out of memory: Python's
+    MemoryError, torch's OutOfMemoryError (CUDA, MPS) or its CPU allocator's failure."""
+    if isinstance(error, MemoryError):
+        return True
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(error, torch.OutOfMemoryError):
+        return True
+    return "can't allocate memory" in str(error)  # torch's DefaultCPUAllocator
 
 
 if __name__ == "__main__":
