@@ -426,3 +426,25 @@ def test_every_stage_is_checked_before_the_teacher_trains_and_an_incomplete_one_
     (stage / "queries.csv").unlink()
     assert main(args) == 0  # the tool's own stage, same stamp: it runs again
     assert (stage / "queries.csv").is_file() and teacher.stat().st_mtime_ns == trained
+
+
+def test_a_refused_rerun_leaves_the_run_recipe_as_it_was(
+    tiny_vegas: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # review of issue 24: `retrieval run` rewrote recipe.json before its stages were checked,
+    # so a refused rerun with a changed recipe left the run folder saying the new recipe
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "run"
+    (out / "teacher").mkdir(parents=True)
+    recipe = b'{"model": {}, "distill": {}, "data": {}, "note": "the earlier run"}\r\n'
+    (out / "recipe.json").write_bytes(recipe)
+    stamp = {"kind": "retrieval teacher", "hash": "0", "inputs": {"teacher": {"epochs": 9}}}
+    (out / "teacher" / "stage.json").write_text(json.dumps(stamp))
+    (out / "teacher" / "metrics.json").write_text("{}")
+    args = ["retrieval", "run", "--data", str(tiny_vegas / "vegas_feature.h5"), "--out", str(out)]
+    assert main([*args, "-q", *FAST]) == 2
+    assert "was made from other inputs" in capsys.readouterr().err
+    assert (out / "recipe.json").read_bytes() == recipe

@@ -417,10 +417,10 @@ def _run_retrieval(
     claim_folder(out, RUN_MARKER, is_retrieval_recipe, RETRIEVAL_RUN_FOLDER)
     data = prepare_retrieval_data(recipe, progress)
     splits = fold_split(recipe, data)
-    write_json(out / "recipe.json", recipe.to_dict())
     timings: dict[str, float] = {"data": time.perf_counter() - started}
     data_hash = _data_stamp(data, splits)
     check_stages(_planned(recipe, data, splits, out, teacher_outputs, overwrite), overwrite)
+    write_json(out / RUN_MARKER, recipe.to_dict())  # only once every stage may be written
     if teacher_outputs:
         logits = read_teacher_outputs(teacher_outputs, data, splits)
         teacher_metrics: dict[str, Any] = {"source": str(teacher_outputs)}
