@@ -375,3 +375,27 @@ def _args_with(handler: object):  # type: ignore[no-untyped-def]
         return argparse.Namespace(handler=handler, verbose=False, quiet=True)
 
     return parse_args
+
+
+def test_a_refused_stage_is_unclaimed_by_the_main_process_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # review of issue 24: under torchrun every process removed the refused stage's stamp, and
+    # the one that came second got FileNotFoundError instead of the DataError
+    from videoadviser import cli
+    from videoadviser.errors import DataError
+    from videoadviser.utils import runtime
+
+    out = tmp_path / "teacher"
+    out.mkdir()
+    (out / "stage.json").write_text("{}")
+    monkeypatch.setattr(runtime, "is_main_process", lambda: False)
+    with pytest.raises(DataError, match="refused"):
+        with cli._unclaimed_if_refused(out, existed=False):
+            raise DataError("refused")
+    assert (out / "stage.json").is_file()  # another process's: left to the main one
+    monkeypatch.setattr(runtime, "is_main_process", lambda: True)
+    with pytest.raises(DataError, match="refused"):
+        with cli._unclaimed_if_refused(out, existed=False):
+            raise DataError("refused")
+    assert not out.exists()

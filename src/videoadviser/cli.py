@@ -7,7 +7,7 @@ import json
 import logging
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from videoadviser import __version__
@@ -135,16 +135,20 @@ def _train_stage(
 @contextmanager
 def _unclaimed_if_refused(out: Path, existed: bool) -> Iterator[None]:
     """A stage that stops before it wrote anything but its stamp (its inputs refused) leaves
-    ``out`` as it found it: a refused command writes nothing."""
+    ``out`` as it found it: a refused command writes nothing. Under torchrun every process
+    meets the same refusal; the main process alone (which wrote the stamp) cleans up, so the
+    others never race it and the refusal is what every process reports."""
+    from videoadviser.utils.runtime import is_main_process
     from videoadviser.utils.stage import STAMP_FILE
 
     try:
         yield
     except BaseException:
-        if out.is_dir() and [p.name for p in out.iterdir()] == [STAMP_FILE]:
-            (out / STAMP_FILE).unlink()
+        if is_main_process() and out.is_dir() and [p.name for p in out.iterdir()] == [STAMP_FILE]:
+            (out / STAMP_FILE).unlink(missing_ok=True)
             if not existed:
-                out.rmdir()
+                with suppress(FileNotFoundError):
+                    out.rmdir()
         raise
 
 
