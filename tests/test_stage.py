@@ -187,3 +187,27 @@ def test_a_fold_teacher_that_lacks_its_checkpoint_is_trained_again(tmp_path: Pat
     assert confirm_finished(fold, "teacher") is False
     assert not (fold / "metrics.json").exists() and not (fold / "last").exists()
     assert (fold / "best" / "config.json").is_file()  # replaced whole when it is retrained
+
+
+def test_a_stage_folder_that_is_a_link_is_refused_before_any_work(tmp_path: Path) -> None:
+    # review of issue 24: runs/new/seed_1/teacher -> an older run's teacher; `run --overwrite`
+    # followed the link and emptied the older run's stage
+    older = tmp_path / "old" / "seed_1" / "teacher"
+    first = make_stamp(kind="teacher", teacher={"lr": 1e-3})
+    claim_stage(older, first)
+    write_json(older / "metrics.json", {"mae": 1})
+    before = {p.name: p.read_bytes() for p in older.iterdir()}
+    link = tmp_path / "new" / "seed_1" / "teacher"
+    link.parent.mkdir(parents=True)
+    link.symlink_to(older)
+    second = make_stamp(kind="teacher", teacher={"lr": 2e-4})
+    for stamp in (first, second):
+        for overwrite in (False, True):
+            with pytest.raises(ConfigError, match=f"{link}: is a symbolic link"):
+                claim_stage(link, stamp, overwrite=overwrite)
+            with pytest.raises(ConfigError, match=f"{link}: is a symbolic link"):
+                check_stages([(link, stamp)], overwrite)
+    with pytest.raises(ConfigError, match=f"{link}: is a symbolic link"):
+        check_stages([(link, "teacher")])
+    assert link.is_symlink()
+    assert {p.name: p.read_bytes() for p in older.iterdir()} == before

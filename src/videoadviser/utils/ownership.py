@@ -267,16 +267,23 @@ def refuse_foreign(folder: Path, foreign: list[str], what: str = "--out") -> Non
         )
 
 
+def refuse_link(path: Path, what: str | None = None) -> None:
+    """Refuse a ``path`` that is a symbolic link where the tool writes a folder of its own (a
+    product, a stage): the link is the user's, and what it points to is never written through,
+    cleared or replaced. The message names ``what`` the user gave it as."""
+    if path.is_symlink():
+        raise ConfigError(
+            f"{_named(path, what)}: is a symbolic link (to {os.readlink(path)}), and "
+            "videoadviser never replaces or writes through a link: give a new or empty folder "
+            "instead"
+        )
+
+
 def check_replaceable(folder: Path, kind: str, what: str | None = None) -> None:
     """Refuse to replace ``folder`` by a product of ``kind`` unless it is free or a product
     of that kind holding nothing but its own files; never a symbolic link (the user's). The
     messages name ``what`` the user gave the folder as (e.g. ``--out``)."""
-    if folder.is_symlink():
-        raise ConfigError(
-            f"{_named(folder, what)}: is a symbolic link (to {os.readlink(folder)}), and "
-            "videoadviser never replaces or writes through a link: give a new or empty folder "
-            "instead"
-        )
+    refuse_link(folder, what)
     if is_free(folder, what):
         return
     if product_kind(folder) != kind:

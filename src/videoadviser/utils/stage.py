@@ -43,6 +43,7 @@ from videoadviser.utils.ownership import (
     missing_files,
     product_kind,
     refuse_foreign,
+    refuse_link,
 )
 from videoadviser.utils.runtime import main_process_first, wait_for_everyone
 
@@ -169,6 +170,14 @@ def _saved_stamp(folder: Path) -> dict[str, Any] | None:
     return saved if isinstance(saved, dict) else None
 
 
+def _check_stage_path(folder: Path) -> None:
+    """Refuse a stage ``folder`` that is a file, or a symbolic link (to an older run's stage,
+    say): a stage is written, resumed or cleared only in a folder of its own, never through a
+    link into another."""
+    refuse_link(folder)
+    check_folder_path(folder)
+
+
 def plan_stage(folder: Path, stamp: dict[str, Any], overwrite: bool) -> tuple[str, list[str]]:
     """What claiming ``folder`` for ``stamp`` does, and what a finished-looking stage there
     lacks; raises what :func:`claim_stage` refuses. Nothing is written.
@@ -178,7 +187,7 @@ def plan_stage(folder: Path, stamp: dict[str, Any], overwrite: bool) -> tuple[st
         finished, or lacking the outputs listed), :data:`START` (free, or a stamp alone) or
         :data:`REPLACE` (``overwrite`` of the tool's own stage of this kind).
     """
-    check_folder_path(folder)
+    _check_stage_path(folder)
     kind = str(stamp.get("kind"))
     saved = _saved_stamp(folder)
     finished = (folder / DONE_FILE).is_file()
@@ -225,7 +234,7 @@ def check_stages(
     """
     for folder, stamp in stages:
         if isinstance(stamp, str):
-            check_folder_path(folder)
+            _check_stage_path(folder)
             if not is_free(folder):
                 check_stage_folder(folder, stamp, _saved_stamp(folder))
         else:
@@ -296,7 +305,9 @@ def _reopen(folder: Path, missing: list[str], kind: str) -> None:
 def _clear(folder: Path) -> None:
     """Delete what a stage wrote in ``folder`` (checked by the caller to hold nothing else: a
     symbolic link anywhere in it is a user's, :func:`~videoadviser.utils.ownership.foreign_files`
-    names it and the caller stops). A link is never deleted here, whatever its name."""
+    names it and the caller stops). A link is never deleted here, whatever its name, nor
+    ``folder`` cleared when it is one."""
+    refuse_link(folder)
     for entry in folder.iterdir():
         if entry.is_symlink():
             continue
