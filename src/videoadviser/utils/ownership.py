@@ -7,7 +7,9 @@ wrote, and only when the marker says the folder is the same kind of thing:
   the VEGAS-like set), holds :data:`MANIFEST`: its kind and every file it was made with
   (:func:`write_manifest`, called by :func:`~videoadviser.utils.io.staged_folder`). It is
   replaced only by a product of the same kind, and only while it holds nothing else; a folder
-  inside it with a manifest of its own (a dataset's unlabelled pool) is judged by that one.
+  inside it with a manifest of its own (a dataset's unlabelled pool) is judged by that one. A
+  product an older version wrote, without a manifest, counts as the tool's only by a marker no
+  other tool writes (:func:`_legacy_kind`), never by a bare ``config.json`` or ``model.onnx``.
 - A *stage* folder (a teacher, a student) is marked by its ``stage.json``
   (:mod:`videoadviser.utils.stage`) and holds only the entries of :data:`STAGE_LAYOUT`;
   without its ``stage.json`` its kind is told by the products in it.
@@ -74,19 +76,29 @@ UNLABELLED_POOL = "unlabelled pool"
 VEGAS_SET = "embedded VEGAS-like set"
 RETRIEVAL_CHECKPOINT = "retrieval checkpoint"
 CLIP_CHECKPOINT = "random CLIP checkpoint"
-# products written before manifests existed: the file that marks each, and the only files (glob
-# patterns) it may then hold for it to count as the tool's
+# products written before manifests existed, told only by a marker of videoadviser's own
+# (:func:`_legacy_kind`): the files (glob patterns) each may then hold for it to count as the
+# tool's. A bare config.json, model.onnx or vegas_feature.h5 is no marker: any Hugging Face
+# checkpoint, ONNX export or VEGAS download has one.
 _CHECKPOINT = ("config.json", "*.safetensors", "trainer_state.json", "videoadviser_student.json",
                "generation_config.json", "tokenizer.json", "tokenizer_config.json",
                "special_tokens_map.json", "added_tokens.json", "vocab.txt", "vocab.json",
                "merges.txt", "spiece.model", "sentencepiece.bpe.model")  # fmt: skip
+_CHECKPOINT_WITH_TEXT = (*_CHECKPOINT, *(f"transcript_encoder/{p}" for p in _CHECKPOINT))
 _DEMO = ("demo.json", "label.csv", "latents.csv", "Raw/*/*.mp4")
 LEGACY_PRODUCTS: dict[str, tuple[str, ...]] = {
-    "model.onnx": ("model.onnx", *_CHECKPOINT),
-    "vegas_feature.h5": ("vegas_feature.h5", "labels.csv", "videos/*.mp4", "*/*.npy"),
-    "demo.json": (*_DEMO, *(f"unlabelled/{p}" for p in _DEMO)),  # with its pool
-    "config.json": (*_CHECKPOINT, *(f"transcript_encoder/{p}" for p in _CHECKPOINT)),
+    ONNX_EXPORT: ("model.onnx", *_CHECKPOINT),
+    STUDENT_MODEL: _CHECKPOINT,
+    TEACHER_CHECKPOINT: _CHECKPOINT_WITH_TEXT,
+    STUDENT_RESUME_POINT: _CHECKPOINT_WITH_TEXT,
+    EMBEDDED_DATASET: (*_DEMO, *(f"unlabelled/{p}" for p in _DEMO)),  # with its pool
+    UNLABELLED_POOL: _DEMO,
 }
+STUDENT_METADATA = "videoadviser_student.json"  # a student's (and its ONNX export's) metadata
+STUDENT_KIND = "videoadviser-student"  # its "kind"; an export's copy adds an "onnx" section
+DEMO_MANIFEST = "demo.json"  # an embedded dataset's (or pool's) settings: {"config": {...}}
+# keys every embedded dataset's demo.json "config" has had (DemoConfig fields since the first)
+DEMO_CONFIG_KEYS = frozenset({"seed", "n_train", "n_valid", "n_test", "share_negative"})
 # a checkpoint's config.json "kind" -> its product kind
 _CONFIG_KINDS = {
     "videoadviser-teacher": TEACHER_CHECKPOINT,
@@ -190,10 +202,9 @@ def foreign_files(folder: Path, layout: Layout | None = None) -> list[str]:
 
 
 def _legacy_foreign(folder: Path) -> list[str]:
-    """Files of a product without a manifest (an older version wrote it) that its marker
-    (:data:`LEGACY_PRODUCTS`) does not account for; all of them without a marker."""
-    marker = next((m for m in LEGACY_PRODUCTS if (folder / m).is_file()), None)
-    patterns = LEGACY_PRODUCTS.get(marker, ()) if marker else ()
+    """Files of a product without a manifest (an older version wrote it) that its kind's
+    files (:data:`LEGACY_PRODUCTS`) do not account for; all of them without a marker."""
+    patterns = LEGACY_PRODUCTS.get(_legacy_kind(folder) or "", ())
     nested = list(_unlisted(folder, folder, set()))  # nested products judged by their own
     return [
         f
@@ -203,15 +214,19 @@ def _legacy_foreign(folder: Path) -> list[str]:
 
 
 def _legacy_kind(folder: Path) -> str | None:
-    """What a product without a manifest is, told by its marker (``None``: not told)."""
-    if (folder / "model.onnx").is_file():
+    """What a product without a manifest is, told by a marker only videoadviser writes
+    (``None``: not told: it is a user's): a ``videoadviser_student.json`` (an ONNX export's has
+    an ``onnx`` section), a ``config.json`` whose ``kind`` is the tool's, a ``demo.json`` with
+    an embedded dataset's settings."""
+    student = _json(folder / STUDENT_METADATA)
+    if "onnx" in student:
         return ONNX_EXPORT
-    if (folder / "vegas_feature.h5").is_file():
-        return VEGAS_SET
-    if (folder / "demo.json").is_file():
-        return UNLABELLED_POOL if "unlabelled" in _json(folder / "demo.json") else EMBEDDED_DATASET
-    if (folder / "videoadviser_student.json").is_file():
+    if student.get("kind") == STUDENT_KIND:
         return STUDENT_MODEL
+    demo = _json(folder / DEMO_MANIFEST)
+    config = demo.get("config")
+    if isinstance(config, dict) and DEMO_CONFIG_KEYS <= set(config):
+        return UNLABELLED_POOL if "unlabelled" in demo else EMBEDDED_DATASET
     return _CONFIG_KINDS.get(str(_json(folder / "config.json").get("kind")))
 
 
@@ -289,6 +304,14 @@ def check_replaceable(folder: Path, kind: str, what: str | None = None) -> None:
     if product_kind(folder) != kind:
         advice = f"it is left as it is: choose another {what or 'folder'} (a new or empty one)"
         _refuse_other_kind(folder, kind, advice)
+        # no marker of the tool's: the user's, whatever files it holds
+        held = foreign_files(folder) or sorted(p.name for p in folder.iterdir())
+        raise ConfigError(
+            f"{_named(folder, what)}: not {_a(kind)} videoadviser made (it has no {MANIFEST}) "
+            f"and not empty: it holds {describe(held, folder)}. No command deletes or replaces "
+            f"them: move them out of {folder}, or choose another {what or 'folder'} (a new or "
+            "empty one)"
+        )
     refuse_foreign(folder, foreign_files(folder), what or "folder")
 
 
