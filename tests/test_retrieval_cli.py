@@ -391,7 +391,7 @@ def test_make_demo_and_run_never_touch_a_users_file(
     assert "ready at" in capsys.readouterr().out
     assert (own / "vegas_feature.h5").stat().st_mtime_ns == packed.st_mtime_ns
     assert main(["retrieval", "make-demo", str(own), "--clips-per-class", "1", "-q"]) == 2
-    assert "pass --overwrite" in capsys.readouterr().err
+    assert f"`videoadviser retrieval make-demo {own} --clips-per-class 1" in capsys.readouterr().err
     again = ["retrieval", "make-demo", str(own), "--clips-per-class", "1", "-q", "--overwrite"]
     assert main(again) == 0
     assert len((own / "labels.csv").read_text().splitlines()) == 1 + 10
@@ -472,3 +472,32 @@ def test_make_demo_never_replaces_a_real_vegas_folder(
         assert "vegas_feature.h5" in err and "--overwrite" not in err
     held = {p: p.read_bytes() for p in vegas.rglob("*") if p.is_file()}
     assert held == files
+
+
+def test_an_incomplete_embedded_set_is_never_reused(
+    tiny_vegas: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # review of issue 24: a set made with the same settings that lost a video was "ready",
+    # and `retrieval run` on it failed later
+    monkeypatch.chdir(tmp_path)
+    own = tmp_path / "own"
+    shutil.copytree(tiny_vegas, own)
+    video = sorted((own / "videos").iterdir())[0]
+    video.unlink()
+    remake = f"`videoadviser retrieval make-demo {own} --clips-per-class 6 --seed 2023 --overwrite`"
+    assert main(["retrieval", "make-demo", str(own), "--clips-per-class", "6", "-q"]) == 2
+    err = capsys.readouterr().err
+    assert f"lacks {video}" in err and remake in err, err
+    run = ["retrieval", "run", "--data", str(own / "vegas_feature.h5"), "--out", "run", "-q"]
+    assert main([*run, *FAST, "--set", "data.demo_clips_per_class=6"]) == 2
+    err = capsys.readouterr().err
+    assert f"lacks {video}" in err and remake in err, err
+    assert not (tmp_path / "run").exists()
+    assert (
+        main(["retrieval", "make-demo", str(own), "--clips-per-class", "6", "-q", "--overwrite"])
+        == 0
+    )
+    assert video.is_file()

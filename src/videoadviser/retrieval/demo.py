@@ -37,7 +37,14 @@ from videoadviser.retrieval.features import video_features
 from videoadviser.retrieval.scenes import CLASSES, FPS, SAMPLE_RATE, clip_sound, render_scene
 from videoadviser.retrieval.vegas import RetrievalSet, pool_uint8, write_packed
 from videoadviser.utils.io import staged_folder, write_text
-from videoadviser.utils.ownership import VEGAS_SET, check_replaceable, is_free, read_manifest
+from videoadviser.utils.ownership import (
+    VEGAS_SET,
+    check_complete,
+    check_replaceable,
+    is_free,
+    missing_files,
+    read_manifest,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -57,10 +64,24 @@ class VegasDemoConfig:
 
 def is_vegas_demo(folder: str | Path, config: VegasDemoConfig) -> bool:
     """Whether ``folder`` holds a complete embedded set made with exactly ``config`` (its
-    manifest, written once the set was complete, records the settings)."""
-    manifest = read_manifest(Path(folder))
+    manifest, written once the set was complete, records the settings and every file, all
+    still there)."""
+    return _same_settings(Path(folder), config) and not missing_files(Path(folder))
+
+
+def _same_settings(folder: Path, config: VegasDemoConfig) -> bool:
+    """Whether ``folder`` holds an embedded set made with exactly ``config``, whole or not."""
+    manifest = read_manifest(folder)
     same = manifest.get("config") == json.loads(json.dumps(asdict(config)))
-    return manifest.get("kind") == VEGAS_SET and same and (Path(folder) / PACKED_FILE).is_file()
+    return manifest.get("kind") == VEGAS_SET and same and (folder / PACKED_FILE).is_file()
+
+
+def remake_command(folder: Path, config: VegasDemoConfig) -> str:
+    """The command that makes the set at ``folder`` again with ``config``, replacing it."""
+    return (
+        f"videoadviser retrieval make-demo {folder} --clips-per-class {config.clips_per_class} "
+        f"--seed {config.seed} --overwrite"
+    )
 
 
 def _make_clip(job: tuple[Path, str, int, int, int, float]) -> tuple[str, np.ndarray, np.ndarray]:
@@ -96,18 +117,21 @@ def make_vegas_demo(
     Raises:
         ConfigError: ``folder`` is not empty and holds anything but an earlier set, or holds
             one made with other settings and ``overwrite`` is off.
+        DataError: it holds one made with these settings that lost some of its files, and
+            ``overwrite`` is off (the message names them and the command that remakes it).
     """
     config = config or VegasDemoConfig()
     folder = Path(folder)
-    if is_vegas_demo(folder, config) and not overwrite:
+    if _same_settings(folder, config) and not overwrite:
+        check_complete(folder, remake_command(folder, config))
         logger.info("reusing the embedded VEGAS-like set at %s (same settings)", folder)
         return folder / PACKED_FILE
     check_replaceable(folder, VEGAS_SET)
     if not overwrite and not is_free(folder):
         raise ConfigError(
-            f"{folder}: holds an embedded VEGAS-like set made with other settings; pass "
-            "--overwrite to make it again with these (only what videoadviser wrote there is "
-            "replaced), or choose another folder"
+            f"{folder}: holds an embedded VEGAS-like set made with other settings; make it "
+            f"again with these with `{remake_command(folder, config)}` (only what videoadviser "
+            "wrote there is replaced), or choose another folder"
         )
     k = len(CLASSES)
     labels = np.repeat(np.arange(k), config.clips_per_class)

@@ -41,7 +41,13 @@ from videoadviser.errors import ConfigError
 from videoadviser.evaluation.metrics import average_precisions
 from videoadviser.evaluation.significance import aso_epsilon_min, paired_bootstrap
 from videoadviser.retrieval.config import RetrievalRecipe, validate_retrieval_recipe
-from videoadviser.retrieval.demo import PACKED_FILE, VIDEOS_DIR, VegasDemoConfig, make_vegas_demo
+from videoadviser.retrieval.demo import (
+    PACKED_FILE,
+    VIDEOS_DIR,
+    VegasDemoConfig,
+    make_vegas_demo,
+    remake_command,
+)
 from videoadviser.retrieval.teacher import (
     TEACHER_FILE,
     build_retrieval_teacher,
@@ -65,7 +71,10 @@ from videoadviser.utils.ownership import (
     RETRIEVAL_CHECKPOINT,
     RETRIEVAL_RUN_FOLDER,
     RUN_MARKER,
+    VEGAS_SET,
+    check_complete,
     claim_folder,
+    product_kind,
     run_kind,
 )
 from videoadviser.utils.runtime import default_run_dir, run_info, torch_threads
@@ -86,12 +95,11 @@ MODEL_KIND = "retrieval model"  # a model stage's kind (its stamp's)
 def prepare_retrieval_data(recipe: RetrievalRecipe, progress: bool = True) -> RetrievalSet:
     """Read the recipe's features, making the embedded set first if asked to and absent."""
     path = Path(recipe.data.path)
+    demo = VegasDemoConfig(clips_per_class=recipe.data.demo_clips_per_class)
     if recipe.data.make_demo and not path.exists() and path.name == PACKED_FILE:
-        make_vegas_demo(
-            path.parent,
-            VegasDemoConfig(clips_per_class=recipe.data.demo_clips_per_class),
-            progress=progress,
-        )
+        make_vegas_demo(path.parent, demo, progress=progress)
+    if path.name == PACKED_FILE and product_kind(path.parent) == VEGAS_SET:
+        check_complete(path.parent, remake_command(path.parent, demo))  # a video deleted since
     data = read_retrieval_set(path)
     names = recipe.data.class_names
     if names:

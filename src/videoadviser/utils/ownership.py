@@ -37,7 +37,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Union
 
-from videoadviser.errors import ConfigError
+from videoadviser.errors import ConfigError, DataError
 
 MANIFEST = "videoadviser_files.json"  # in every product: {"kind": ..., "files": [...]}
 STAGE_MARKER = "stage.json"  # a stage folder's stamp (:mod:`videoadviser.utils.stage`)
@@ -165,6 +165,18 @@ def missing_files(folder: Path) -> list[str]:
     listed = read_manifest(folder).get("files")
     listed = listed if isinstance(listed, list) else []
     return [f for f in listed if isinstance(f, str) and not (folder / f).is_file()]
+
+
+def check_complete(folder: Path, remake: str) -> None:
+    """Refuse to use a product of the tool's that lost files it was made with (deleted since):
+    the message names them and ``remake``, the command that makes it again."""
+    missing = missing_files(folder)
+    if missing:
+        raise DataError(
+            f"{folder}: incomplete: it lacks {describe(missing, folder)}, which videoadviser "
+            f"made it with (deleted since?). Make it again with `{remake}` (that replaces only "
+            "what videoadviser wrote there)"
+        )
 
 
 def foreign_files(folder: Path, layout: Layout | None = None) -> list[str]:
