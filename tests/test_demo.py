@@ -168,3 +168,20 @@ def test_overwrite_replaces_only_an_embedded_dataset_made_with_other_settings(
     make_demo_dataset(own, other, workers=1, progress=False, overwrite=True)
     assert is_demo_dataset(own, other)
     assert len((own / "label.csv").read_text().splitlines()) == 1 + 8
+
+
+def test_an_incomplete_embedded_dataset_is_never_reused(
+    tiny_demo: Path, tiny_demo_config: DemoConfig, tmp_path: Path
+) -> None:
+    # review of issue 24: a dataset made with the same settings that lost a video was reused
+    own = tmp_path / "own"
+    shutil.copytree(tiny_demo, own)
+    video = sorted((own / "Raw").glob("*/*.mp4"))[0]
+    video.unlink()
+    assert not is_demo_dataset(own, tiny_demo_config)
+    remake = f"`videoadviser data make-demo {own} --overwrite`"
+    with pytest.raises(DataError, match=re.escape(f"lacks {video}")) as refused:
+        make_demo_dataset(own, tiny_demo_config, workers=1, progress=False)
+    assert remake in str(refused.value)
+    make_demo_dataset(own, tiny_demo_config, workers=1, progress=False, overwrite=True)
+    assert video.is_file() and is_demo_dataset(own, tiny_demo_config)

@@ -85,8 +85,10 @@ from videoadviser.utils.ownership import (
     DEMO_MANIFEST,
     EMBEDDED_DATASET,
     UNLABELLED_POOL,
+    check_complete,
     check_replaceable,
     is_free,
+    missing_files,
 )
 
 logger = logging.getLogger(__name__)
@@ -439,11 +441,26 @@ def demo_manifest(path: str | Path) -> dict[str, Any]:
 
 def is_demo_dataset(path: str | Path, config: DemoConfig, unlabelled: int | None = None) -> bool:
     """True if ``path`` holds a complete embedded dataset made with exactly ``config``
-    (with ``unlabelled``: the complete unlabelled pool of that many clips)."""
+    (with ``unlabelled``: the complete unlabelled pool of that many clips): every file it was
+    made with is still there."""
+    return _same_settings(Path(path), config, unlabelled) and not missing_files(Path(path))
+
+
+def _same_settings(path: Path, config: DemoConfig, unlabelled: int | None) -> bool:
+    """Whether ``path`` holds an embedded dataset (or pool) made with exactly ``config`` by
+    this generator, whole or not."""
     saved = demo_manifest(path)
     same_config = bool(saved) and saved.get("config") == _config_dict(config)
     same_pool = saved.get("unlabelled") == unlabelled
     return same_config and same_pool and saved.get("generator") == GENERATOR_VERSION
+
+
+def _check_whole(path: Path, config: DemoConfig, unlabelled: int | None, dataset: Path) -> None:
+    """Refuse a dataset (or pool) at ``path`` made with these settings that lost files since,
+    naming them and the ``data make-demo`` command that remakes the ``dataset``."""
+    if _same_settings(path, config, unlabelled):
+        pool = f" --unlabelled {unlabelled}" if unlabelled else ""
+        check_complete(path, f"videoadviser data make-demo {dataset}{pool} --overwrite")
 
 
 def _stale(path: Path) -> bool:
@@ -479,6 +496,8 @@ def make_demo_dataset(
     config = config or DemoConfig()
     path = Path(path)
     if not is_demo_dataset(path, config) or overwrite:
+        if not overwrite:
+            _check_whole(path, config, None, path)
         _check_remake(path, EMBEDDED_DATASET, overwrite or _stale(path))
         plans = plan_dataset(config, load_tweets())
         _write_dataset(path, plans, config, None, workers, progress)
@@ -508,6 +527,8 @@ def make_demo_pool(
     if is_demo_dataset(path, config, unlabelled=n) and not overwrite:
         logger.info("reusing the unlabelled pool at %s", path)
         return path
+    if not overwrite:
+        _check_whole(path, config, n, path.parent)
     _check_remake(path, UNLABELLED_POOL, overwrite or bool(demo_manifest(path).get("unlabelled")))
     plans = plan_pool(config, load_tweets(), n)
     return _write_dataset(path, plans, config, n, workers, progress)

@@ -317,10 +317,12 @@ def check_replaceable(folder: Path, kind: str, what: str | None = None) -> None:
         advice = f"it is left as it is: choose another {what or 'folder'} (a new or empty one)"
         _refuse_other_kind(folder, kind, advice)
         # no marker of the tool's: the user's, whatever files it holds
-        held = foreign_files(folder) or sorted(p.name for p in folder.iterdir())
+        foreign = foreign_files(folder)
+        held = foreign or sorted(p.name for p in folder.iterdir())
+        said = "files videoadviser did not write" if foreign else "what videoadviser made apart"
         raise ConfigError(
-            f"{_named(folder, what)}: not {_a(kind)} videoadviser made (it has no {MANIFEST}) "
-            f"and not empty: it holds {describe(held, folder)}. No command deletes or replaces "
+            f"{_named(folder, what)}: not {_a(kind)} videoadviser made (it has no {MANIFEST}), "
+            f"and it holds {said}: {describe(held, folder)}. No command deletes or replaces "
             f"them: move them out of {folder}, or choose another {what or 'folder'} (a new or "
             "empty one)"
         )
