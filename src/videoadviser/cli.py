@@ -175,7 +175,7 @@ def _cmd_teacher_predict(args: argparse.Namespace) -> int:
     from videoadviser.teacher.trainer import check_predictions_file
 
     inputs = {"--data": args.data, "--unlabelled": args.unlabelled, "--recipe": args.recipe}
-    check_predictions_file(args.out, args.overwrite, inputs)
+    check_predictions_file(args.out, args.overwrite, inputs, option="--out")
     recipe, _ = _recipe(args)
     dataset = prepare_dataset(recipe, progress=not args.quiet)
     transfer = prepare_transfer(recipe, dataset, progress=not args.quiet)
@@ -621,8 +621,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         default=None,
         help="write a CSV instead of printing: the input's columns (text for texts and --file) "
-        "and sentiment; a new file, or one an earlier `predict` wrote for the same columns, "
-        "with --overwrite",
+        "and videoadviser_score (a CSV that has one already is refused); a new file, or one "
+        "an earlier `predict` wrote for the same columns, with --overwrite",
     )
     predict.add_argument(
         "--overwrite", action="store_true", help=FILE_OVERWRITE_HELP.format(option="--out")

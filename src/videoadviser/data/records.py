@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TextIO
 
 from videoadviser.errors import DataError
+from videoadviser.utils.io import beside
 
 SPLITS: tuple[str, ...] = ("train", "valid", "test")
 LABEL_MIN, LABEL_MAX = -3.0, 3.0
@@ -134,7 +135,7 @@ class _EditorLines:
                 "feed ends a CSV row here, outside quoted text, but grep -n and wc -l see no "
                 "line end there (and editors disagree), so the rows cannot be named by their "
                 "lines. Give the file \\n or \\r\\n line ends, e.g. "
-                f"`perl -pe 's/\\r\\n?/\\n/g' {self.path} > {_beside(self.path, '-lf')}`"
+                f"`perl -pe 's/\\r\\n?/\\n/g' {self.path} > {beside(self.path, '-lf')}`"
             )
         self.pieces.append((self.line, piece))
         self.line += piece.count("\n")
@@ -148,12 +149,6 @@ class _EditorLines:
         self.pieces.clear()
         self.lone_cr = last if end.endswith("\r") else None
         return start
-
-
-def _beside(path: str | Path, tag: str) -> Path:
-    """``path`` with ``tag`` after its stem: ``a/label.csv`` -> ``a/label-lf.csv``."""
-    path = Path(path)
-    return path.with_name(f"{path.stem}{tag}{path.suffix}")
 
 
 FIELD_LIMIT = 1 << 24  # characters a CSV field may hold (16 Mi; the csv module's own: 128 Ki)
