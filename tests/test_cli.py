@@ -413,3 +413,28 @@ def _args_with(handler: object):  # type: ignore[no-untyped-def]
         return argparse.Namespace(handler=handler, verbose=False, quiet=True)
 
     return parse_args
+
+
+@pytest.mark.parametrize(
+    ("command", "message"),
+    [
+        (["data", "make-demo", "D", "--n-train", "0"], "--n-train 0: out of range; allowed: 1 to"),
+        (["data", "make-demo", "D", "--n-test", "-3"], "--n-test -3: out of range; allowed: 1 to"),
+        (["data", "make-demo", "D", "--n-valid", "100001"], "allowed: 1 to 100,000"),
+        (["data", "make-demo", "D", "--n-train", "20000"], "--n-train 20000, --n-valid 229, "),
+        (["data", "make-demo", "D", "--seed", "-1"], "--seed -1: out of range; allowed: 0 to"),
+        (["data", "make-demo", "D", "--unlabelled", "-1"], "--unlabelled -1: out of range"),
+        (["data", "make-demo", "D", "--unlabelled", "26952"], "allowed: 0 to 26,951"),
+        (["retrieval", "make-demo", "D", "--clips-per-class", "-1"], "--clips-per-class -1: "),
+        (["retrieval", "make-demo", "D", "--clips-per-class", "0"], "allowed: 1 to 10,000"),
+        (["retrieval", "make-demo", "D", "--seed", "-5"], "--seed -5: out of range; allowed: 0"),
+    ],
+)
+def test_make_demo_options_out_of_range_are_refused_naming_the_option(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: list[str], message: str
+) -> None:
+    # issue 24 re-probe: each of these was a raw ValueError traceback (or none at all)
+    folder = tmp_path / "D"
+    assert main([*[str(folder) if part == "D" else part for part in command], "-q"]) == 2
+    assert message in capsys.readouterr().err
+    assert not folder.exists()
