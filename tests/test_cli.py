@@ -133,7 +133,7 @@ def test_a_file_output_the_command_wrote_is_replaced_only_with_overwrite(
 ) -> None:
     missing = str(tmp_path / "missing")
     scored = tmp_path / "scored.csv"
-    scored.write_text("text,sentiment\nhi,0.5\n")  # as `predict --out` writes it
+    scored.write_text("text,videoadviser_score\nhi,0.5\n")  # as `predict --out` writes it
     predictions = tmp_path / "teacher.csv"  # as `teacher predict` writes it
     predictions.write_text("uid,split,label,has_video,r_T,logit_0,logit_1\na$_$1,train,1,1,1,0,0\n")
     teacher = ["teacher", "predict", "--teacher", missing, "--data", missing, "-q"]
@@ -149,12 +149,50 @@ def test_a_file_output_the_command_wrote_is_replaced_only_with_overwrite(
     # the CSV predict writes for a CSV input keeps its columns: that header is recognised
     table = tmp_path / "table.csv"
     table.write_text("id,text\n1,hi\n")
-    scored.write_text("id,text,sentiment\n1,hi,0.5\n")
+    scored.write_text("id,text,videoadviser_score\n1,hi,0.5\n")
     command = ["predict", "--model", missing, "--csv", str(table), "--out", str(scored)]
     assert main([*command, "--overwrite"]) == 2 and missing in capsys.readouterr().err
-    scored.write_text("text,sentiment\nhi,0.5\n")  # not what this input gives: not replaced
-    assert main([*command, "--overwrite"]) == 2
-    assert "exists and is not" in capsys.readouterr().err
+    scored.write_text("text,videoadviser_score\nhi,0.5\n")  # for other columns: not replaced
+    for overwrite in ([], ["--overwrite"]):
+        assert main([*command, *overwrite]) == 2
+        err = capsys.readouterr().err
+        assert "a predictions CSV for other columns (header row text,videoadviser_score)" in err
+        assert "--overwrite" not in err and "not a file videoadviser wrote" not in err
+    assert scored.read_text() == "text,videoadviser_score\nhi,0.5\n"
+
+
+def test_a_users_labelled_csv_is_never_taken_for_predict_output(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # issue 24 re-probe: `text,sentiment` (a common header of a user's labelled data) was
+    # recognised as predict's own output, and --overwrite replaced the user's data
+    missing = str(tmp_path / "missing")
+    mine = tmp_path / "labelled.csv"
+    mine.write_text("text,sentiment\ngreat film,1.5\n")
+    texts = tmp_path / "in.txt"
+    texts.write_text("what a day\n")
+    for given in (["hello"], ["--file", str(texts)]):
+        for overwrite in ([], ["--overwrite"]):
+            command = ["predict", "--model", missing, *given, "--out", str(mine), *overwrite]
+            assert main(command) == 2
+            err = capsys.readouterr().err
+            assert f"--out {mine}: exists and is not a file videoadviser wrote" in err, err
+            assert "--overwrite" not in err and missing not in err
+    assert mine.read_text() == "text,sentiment\ngreat film,1.5\n"
+
+
+def test_a_csv_that_has_the_score_column_is_refused_naming_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # issue 24 re-probe: predict --csv replaced the input's own score column silently
+    missing = str(tmp_path / "missing")
+    table = tmp_path / "scored.csv"
+    table.write_text("text,videoadviser_score\nhi,0.5\n")
+    out = tmp_path / "out.csv"
+    assert main(["predict", "--model", missing, "--csv", str(table), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"{table}: already has a column 'videoadviser_score'" in err and missing not in err
+    assert not out.exists()
 
 
 def test_folder_arguments_are_named_as_the_user_gave_them(
@@ -399,3 +437,28 @@ def test_a_refused_stage_is_unclaimed_by_the_main_process_only(
         with cli._unclaimed_if_refused(out, existed=False):
             raise DataError("refused")
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("command", "message"),
+    [
+        (["data", "make-demo", "D", "--n-train", "0"], "--n-train 0: out of range; allowed: 1 to"),
+        (["data", "make-demo", "D", "--n-test", "-3"], "--n-test -3: out of range; allowed: 1 to"),
+        (["data", "make-demo", "D", "--n-valid", "100001"], "allowed: 1 to 100,000"),
+        (["data", "make-demo", "D", "--n-train", "20000"], "--n-train 20000, --n-valid 229, "),
+        (["data", "make-demo", "D", "--seed", "-1"], "--seed -1: out of range; allowed: 0 to"),
+        (["data", "make-demo", "D", "--unlabelled", "-1"], "--unlabelled -1: out of range"),
+        (["data", "make-demo", "D", "--unlabelled", "26952"], "allowed: 0 to 26,951"),
+        (["retrieval", "make-demo", "D", "--clips-per-class", "-1"], "--clips-per-class -1: "),
+        (["retrieval", "make-demo", "D", "--clips-per-class", "0"], "allowed: 1 to 10,000"),
+        (["retrieval", "make-demo", "D", "--seed", "-5"], "--seed -5: out of range; allowed: 0"),
+    ],
+)
+def test_make_demo_options_out_of_range_are_refused_naming_the_option(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: list[str], message: str
+) -> None:
+    # issue 24 re-probe: each of these was a raw ValueError traceback (or none at all)
+    folder = tmp_path / "D"
+    assert main([*[str(folder) if part == "D" else part for part in command], "-q"]) == 2
+    assert message in capsys.readouterr().err
+    assert not folder.exists()

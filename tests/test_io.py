@@ -130,6 +130,9 @@ def test_damaged_json_is_a_data_error_naming_the_line(tmp_path: Path, text: str,
 
 def test_a_file_output_that_is_a_folder_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"--out .*: is a folder; give a file path"):
+        check_output_file(tmp_path, "--out")
+    # a file the command names itself (a run's seed_*/teacher_predictions.csv) is no option's
+    with pytest.raises(ConfigError, match=rf"^{tmp_path}: is a folder"):
         check_output_file(tmp_path)
 
 

@@ -206,3 +206,22 @@ def test_a_video_that_links_outside_the_dataset_folder_is_refused(tmp_path: Path
     (root / "Raw" / "vidA" / "1.mp4").symlink_to(root / "label.csv")
     (tmp_path / "alias").symlink_to(root)
     assert len(read_label_csv(tmp_path / "alias")) == 1
+
+
+def test_rows_with_more_fields_than_the_header_are_refused_by_line(tmp_path: Path) -> None:
+    root = _write(tmp_path, "v,1,good, not quoted,1,x,train\nv,2,fine,1,x,train\n")
+    with pytest.raises(DataError, match=r"1 rows with more fields than the header in .*"):
+        read_label_csv(root)
+    with pytest.raises(DataError, match=rf"{root / 'label.csv'}:2: 7 fields, but the header has 6"):
+        read_label_csv(root)
+
+
+def test_a_field_over_the_csv_limit_is_an_error_naming_its_line(tmp_path: Path) -> None:
+    from videoadviser.data.records import FIELD_LIMIT
+
+    long_text = " ".join(["word"] * 40_000)  # over the csv module's 128 KiB: it reads
+    root = _write(tmp_path, f'v,1,"{long_text}",1,x,train\n')
+    assert read_label_csv(root)[0].text == long_text
+    root = _write(tmp_path, f'v,1,fine,1,x,train\nv,2,"{"x" * (FIELD_LIMIT + 1)}",1,x,train\n')
+    with pytest.raises(DataError, match=r"label.csv:3: not readable as CSV: a field is longer"):
+        read_label_csv(root)

@@ -118,7 +118,7 @@ def test_run_prints_the_table_writes_files_and_resumes(
     )
     with open(scored, newline="") as handle:
         rows = list(csv.DictReader(handle))
-    assert [r["id"] for r in rows] == ["1", "2"] and all(r["sentiment"] for r in rows)
+    assert [r["id"] for r in rows] == ["1", "2"] and all(r["videoadviser_score"] for r in rows)
     assert main(["predict", "--model", str(model), "--csv", str(tmp_path / "missing.csv")]) == 2
     assert "missing.csv: no such file" in capsys.readouterr().err
 

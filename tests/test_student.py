@@ -310,3 +310,19 @@ def test_max_length_is_checked_against_the_student_checkpoint(
     with pytest.raises(ConfigError, match=r"Set recipe.student.max_length = VALUE instead"):
         train_student(tiny_recipe, dataset, out, None, lambda2=0.0, progress=False)
     assert not out.exists()
+
+
+def test_teacher_predictions_with_a_huge_field_or_long_rows_are_refused_by_line(
+    tiny_demo: Path, tmp_path: Path
+) -> None:
+    # issue 24 re-probe: a field over 128 KiB was a raw `_csv.Error` traceback
+    from videoadviser.data.records import FIELD_LIMIT
+
+    records = load_dataset(tiny_demo, progress=False).split("train")
+    bad = tmp_path / "bad.csv"
+    bad.write_text(f'uid,r_T\n{records[0].uid},1\n"{"x" * (FIELD_LIMIT + 1)}",1\n')
+    with pytest.raises(DataError, match=r"bad.csv:3: not readable as CSV: a field is longer"):
+        read_teacher_predictions(bad, records)
+    bad.write_text(f"uid,r_T\n{records[0].uid},1,2\n")
+    with pytest.raises(DataError, match=r"bad.csv:2: 3 fields, but the header has 2"):
+        read_teacher_predictions(bad, records)

@@ -14,6 +14,7 @@ from tensorboard_scalars import read_tensorboard
 import videoadviser.teacher.features as features
 from videoadviser.config import Recipe, TeacherConfig
 from videoadviser.data.dataset import load_dataset
+from videoadviser.errors import ConfigError
 from videoadviser.teacher.clip_checkpoint import build_random_clip
 from videoadviser.teacher.model import TeacherArchitecture
 from videoadviser.teacher.predict import predict_teacher
@@ -470,3 +471,17 @@ def test_values_its_transcript_encoder_decides_are_refused_before_any_work(
     tiny_recipe.teacher.max_text_length = 2  # no room for text: its tokenizer would cut nothing
     with pytest.raises(ConfigError, match=r"max_text_length = 2 is out of range; allowed: >= 3"):
         check_teacher_checkpoints(tiny_recipe)
+
+
+def test_a_predictions_file_a_command_names_itself_is_named_by_its_path_not_out(
+    tmp_path: Path,
+) -> None:
+    # issue 24 re-probe: `run` refused a user's seed_*/teacher_predictions.csv as "--out ..."
+    mine = tmp_path / "seed_1" / "teacher_predictions.csv"
+    mine.parent.mkdir()
+    mine.write_text("my,own\n1,2\n")
+    with pytest.raises(ConfigError) as refused:
+        predict_teacher(tmp_path / "none", None, None, mine)  # type: ignore[arg-type]
+    assert str(refused.value).startswith(f"{mine}: exists and is not a file videoadviser wrote")
+    assert "--out" not in str(refused.value)
+    assert mine.read_text() == "my,own\n1,2\n"

@@ -95,3 +95,31 @@ def test_csv_lines_are_numbered_as_grep_numbers_them(tmp_path: Path) -> None:
     path.write_bytes(b"id,text\n1,one\r2,two\n")  # a lone CR outside quotes: no rows by line
     with pytest.raises(DataError, match=rf"^{path}:2: a carriage return \(\\r\) not followed"):
         read_texts(csv_file=path)
+
+
+def test_a_csv_row_with_more_fields_than_the_header_is_refused_not_cut(tmp_path: Path) -> None:
+    # issue 24 re-probe: an unquoted comma in the text made predict --csv score its first part
+    path = tmp_path / "in.csv"
+    path.write_text('id,text\n1,"fine, quoted"\n2,good, but not quoted\n3,"x"\n4,a,b,c\n')
+    with pytest.raises(DataError) as caught:
+        read_texts(csv_file=path)
+    message = str(caught.value)
+    assert message.startswith(f"2 rows with more fields than the header in {path}:\n")
+    assert f"{path}:3: 3 fields, but the header has 2" in message
+    assert f"{path}:5: 4 fields, but the header has 2" in message
+    assert "double quotes" in message
+
+
+def test_a_long_csv_field_reads_and_one_over_the_limit_names_its_line(tmp_path: Path) -> None:
+    # issue 24 re-probe: a field over 128 KiB was a raw `_csv.Error` traceback
+    from videoadviser.data.records import FIELD_LIMIT
+
+    path = tmp_path / "in.csv"
+    long_text = " ".join(["word"] * 40_000)  # 200 KB, a long transcript: it reads
+    path.write_text(f'id,text\n1,hi\n2,"{long_text}"\n')
+    assert read_texts(csv_file=path).texts == ["hi", long_text]
+    path.write_text(f'id,text\n1,hi\n2,"{"x" * (FIELD_LIMIT + 1)}"\n')
+    with pytest.raises(DataError, match=rf"^{path}:3: not readable as CSV: a field is longer"):
+        read_texts(csv_file=path)
+    path.write_text('id,text\n1,hi\n2,"a quote never closed\n' + "x\n" * 10)
+    assert read_texts(csv_file=path).texts[1].startswith("a quote never closed")

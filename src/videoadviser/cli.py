@@ -29,12 +29,48 @@ FILE_OVERWRITE_HELP = (
 )
 
 
-def _cmd_make_demo(args: argparse.Namespace) -> int:
-    from videoadviser.data.demo import UNLABELLED_DIR, demo_profile, make_demo_dataset
+MAX_DEMO_SPLIT = 100_000  # clips of one split of the embedded dataset (the corpus bounds less)
+MAX_CLIPS_PER_CLASS = 10_000  # of the embedded VEGAS-like set (100,000 rendered clips)
 
+
+def _check_in_range(option: str, value: int, low: int, high: int) -> None:
+    """Refuse ``value`` of the command-line ``option`` outside [``low``, ``high``].
+
+    Raises:
+        ConfigError: naming the option, the value and the allowed range.
+    """
+    if not low <= value <= high:
+        raise ConfigError(f"{option} {value}: out of range; allowed: {low} to {high:,}")
+
+
+def _cmd_make_demo(args: argparse.Namespace) -> int:
+    from videoadviser.config import MAX_SEED
+    from videoadviser.data.demo import (
+        UNLABELLED_DIR,
+        demo_profile,
+        load_tweets,
+        make_demo_dataset,
+        plan_dataset,
+        unused_tweets,
+    )
+    from videoadviser.errors import DataError
+
+    _check_in_range("--seed", args.seed, 0, MAX_SEED)
     sizes = {"n_train": args.n_train, "n_valid": args.n_valid, "n_test": args.n_test}
     given = {key: value for key, value in sizes.items() if value is not None}
+    for key, value in given.items():
+        _check_in_range(f"--{key.replace('_', '-')}", value, 1, MAX_DEMO_SPLIT)
+    _check_in_range("--unlabelled", args.unlabelled, 0, MAX_DEMO_SPLIT)
     config = demo_profile(args.profile, seed=args.seed, **given)
+    if given or args.unlabelled:  # what the tweet corpus allows, before anything is written
+        tweets = load_tweets()
+        try:
+            plan_dataset(config, tweets)
+        except DataError as error:
+            asked = ", ".join(f"--{k.replace('_', '-')} {getattr(config, k)}" for k in sizes)
+            raise ConfigError(f"{asked}: too many clips for the tweet corpus ({error})") from None
+        if args.unlabelled:  # the tweets no labelled clip uses (docs/data.md: 26,951)
+            _check_in_range("--unlabelled", args.unlabelled, 0, len(unused_tweets(config, tweets)))
     path = make_demo_dataset(
         args.dir,
         config,
@@ -179,7 +215,7 @@ def _cmd_teacher_predict(args: argparse.Namespace) -> int:
     from videoadviser.teacher.trainer import check_predictions_file
 
     inputs = {"--data": args.data, "--unlabelled": args.unlabelled, "--recipe": args.recipe}
-    check_predictions_file(args.out, args.overwrite, inputs)
+    check_predictions_file(args.out, args.overwrite, inputs, option="--out")
     recipe, _ = _recipe(args)
     dataset = prepare_dataset(recipe, progress=not args.quiet)
     transfer = prepare_transfer(recipe, dataset, progress=not args.quiet)
@@ -348,8 +384,11 @@ def _cmd_retrieval_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_retrieval_make_demo(args: argparse.Namespace) -> int:
+    from videoadviser.config import MAX_SEED
     from videoadviser.retrieval.demo import VegasDemoConfig, make_vegas_demo
 
+    _check_in_range("--clips-per-class", args.clips_per_class, 1, MAX_CLIPS_PER_CLASS)
+    _check_in_range("--seed", args.seed, 0, MAX_SEED)
     path = make_vegas_demo(
         args.dir,
         VegasDemoConfig(clips_per_class=args.clips_per_class, seed=args.seed),
@@ -625,8 +664,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         default=None,
         help="write a CSV instead of printing: the input's columns (text for texts and --file) "
-        "and sentiment; a new file, or one an earlier `predict` wrote for the same columns, "
-        "with --overwrite",
+        "and videoadviser_score (a CSV that has one already is refused); a new file, or one "
+        "an earlier `predict` wrote for the same columns, with --overwrite",
     )
     predict.add_argument(
         "--overwrite", action="store_true", help=FILE_OVERWRITE_HELP.format(option="--out")

@@ -130,9 +130,9 @@ def read_records(
 def _row_to_record(
     row: dict[str, str | None], root: Path, where: str, columns: list[str]
 ) -> ClipRecord:
-    if None in row or any(row.get(c) is None for c in REQUIRED_COLUMNS):
+    if any(row.get(c) is None for c in REQUIRED_COLUMNS):  # (a longer row: numbered_rows)
         raise DataError(
-            f"{where}: expected {len(columns)} fields; check quoting of the text column"
+            f"{where}: fewer than the header's {len(columns)} fields; check the row's commas"
         )
     video_id = (row["video_id"] or "").strip()
     clip_id = (row["clip_id"] or "").strip()

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TextIO
 
 from videoadviser.errors import DataError
+from videoadviser.utils.io import beside
 
 SPLITS: tuple[str, ...] = ("train", "valid", "test")
 LABEL_MIN, LABEL_MAX = -3.0, 3.0
@@ -134,7 +135,7 @@ class _EditorLines:
                 "feed ends a CSV row here, outside quoted text, but grep -n and wc -l see no "
                 "line end there (and editors disagree), so the rows cannot be named by their "
                 "lines. Give the file \\n or \\r\\n line ends, e.g. "
-                f"`perl -pe 's/\\r\\n?/\\n/g' {self.path} > {_beside(self.path, '-lf')}`"
+                f"`perl -pe 's/\\r\\n?/\\n/g' {self.path} > {beside(self.path, '-lf')}`"
             )
         self.pieces.append((self.line, piece))
         self.line += piece.count("\n")
@@ -150,29 +151,32 @@ class _EditorLines:
         return start
 
 
-def _beside(path: str | Path, tag: str) -> Path:
-    """``path`` with ``tag`` after its stem: ``a/label.csv`` -> ``a/label-lf.csv``."""
-    path = Path(path)
-    return path.with_name(f"{path.stem}{tag}{path.suffix}")
+FIELD_LIMIT = 1 << 24  # characters a CSV field may hold (16 Mi; the csv module's own: 128 Ki)
 
 
 def numbered_rows(
     handle: TextIO, path: str | Path, keep_blank: bool = False
 ) -> tuple[list[str], Iterator[tuple[int, dict[str | None, str | None]]]]:
     """A CSV file's columns (its first row that is not blank) and its rows as
-    :class:`csv.DictReader` gives them (a row longer than the columns keeps the rest under
-    ``None``, a shorter one gets ``None`` for the missing cells), each with the line it starts
-    on as ``grep -n`` numbers lines (a row whose quoted text holds line breaks starts where its
-    first field is). ``handle`` is opened with ``newline=""``; ``path`` names the file in
-    errors. Blank lines are skipped, as a DictReader skips them, unless ``keep_blank``: then
-    each is a row of ``None`` cells (one input row, one output row).
+    :class:`csv.DictReader` gives them (a shorter row gets ``None`` for the missing cells),
+    each with the line it starts on as ``grep -n`` numbers lines (a row whose quoted text
+    holds line breaks starts where its first field is). ``handle`` is opened with
+    ``newline=""``; ``path`` names the file in errors. Blank lines are skipped, as a
+    DictReader skips them, unless ``keep_blank``: then each is a row of ``None`` cells (one
+    input row, one output row). A field may hold up to :data:`FIELD_LIMIT` characters.
+
+    The one CSV reader of a user's files: every reader refuses what it refuses.
 
     Raises:
         DataError: while reading, a lone ``\\r`` that ends a row before the end of the file
-            (:class:`_EditorLines`), naming its line.
+            (:class:`_EditorLines`), or what the csv module cannot read (a field longer than
+            :data:`FIELD_LIMIT`), naming its line; once every row was read, the rows with more
+            fields than the header (an unquoted comma in a text would split it, and its rest
+            would be lost), all of them by line.
     """
+    csv.field_size_limit(max(csv.field_size_limit(), FIELD_LIMIT))
     lines = _EditorLines(handle, path)
-    reader = csv.reader(lines)
+    reader = _read_cells(csv.reader(lines), lines)
     columns: list[str] = []
     for header in reader:
         lines.row_start()
@@ -181,18 +185,49 @@ def numbered_rows(
             break
 
     def rows() -> Iterator[tuple[int, dict[str | None, str | None]]]:
+        too_long: list[str] = []
         for cells in reader:
             line = lines.row_start()
-            if cells or keep_blank:
+            if len(cells) > len(columns):
+                too_long.append(
+                    f"{path}:{line}: {len(cells)} fields, but the header has {len(columns)}"
+                )
+            elif cells or keep_blank:
                 yield line, _as_dict(columns, cells)
+        if too_long:
+            raise DataError(
+                join_problems(f"rows with more fields than the header in {path}", too_long)
+                + "\nA comma in a text that is not in double quotes splits it into fields: "
+                'quote such texts ("like, this"), doubling any quote inside them.'
+            )
 
     return columns, rows()
 
 
+def _read_cells(reader: Iterator[list[str]], lines: _EditorLines) -> Iterator[list[str]]:
+    """The rows of ``reader``, a :class:`csv.Error` turned into a DataError naming the line
+    of the row it was reading."""
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            line = lines.pieces[0][0] if lines.pieces else lines.line
+            reason = str(error)
+            if "field larger than field limit" in reason:
+                reason = (
+                    f"a field is longer than {csv.field_size_limit():,} characters, the most a "
+                    "field may hold; the file is damaged (a quote opened and never closed "
+                    "makes the rest of the file one field) or that text must be shortened"
+                )
+            raise DataError(f"{lines.path}:{line}: not readable as CSV: {reason}") from None
+        yield cells
+
+
 def _as_dict(columns: list[str], cells: list[str]) -> dict[str | None, str | None]:
-    """One CSV row as :class:`csv.DictReader` makes it from ``cells``."""
+    """One CSV row as :class:`csv.DictReader` makes it from ``cells`` (no more of them than
+    ``columns``: :func:`numbered_rows` refuses a longer row)."""
     row: dict[str | None, str | None] = dict(zip(columns, cells))
     row.update((column, None) for column in columns[len(cells) :])
-    if len(cells) > len(columns):
-        row[None] = cells[len(columns) :]  # type: ignore[assignment]
     return row

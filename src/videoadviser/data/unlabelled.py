@@ -85,8 +85,6 @@ def read_unlabelled_csv(root: str | Path) -> list[ClipRecord]:
 
 
 def _row_to_record(row: dict[str, str | None], root: Path, where: str) -> ClipRecord:
-    if None in row:
-        raise DataError(f"{where}: too many fields; check quoting of the text column")
     video_id = (row.get("video_id") or "").strip()
     clip_id = (row.get("clip_id") or "").strip()
     text = (row.get("text") or "").strip()

@@ -17,7 +17,9 @@ from videoadviser.data.records import join_problems, numbered_rows
 from videoadviser.errors import DataError
 from videoadviser.utils.io import check_output_file, csv_header, read_user_text
 
-SCORE_COLUMN = "sentiment"  # the column ``predict --out`` adds to the input's
+# the column ``predict --out`` adds to the input's: a name no user's file has by chance, so
+# that a header row ending with it marks a file videoadviser wrote (``sentiment`` would not)
+SCORE_COLUMN = "videoadviser_score"
 
 
 @dataclass
@@ -41,8 +43,10 @@ def read_texts(
     ``csv_file`` (its ``text_column``).
 
     Raises:
-        DataError: no input or more than one, a missing file or column, a file that is not
-            UTF-8, no text at all, or empty texts (naming each: argument, file line or CSV line).
+        DataError: no input or more than one, a missing file or column, a CSV that already has
+            a :data:`SCORE_COLUMN`, a file that is not UTF-8, a CSV row with more fields than
+            its header, no text at all, or empty texts (naming each: argument, file line or
+            CSV line).
     """
     given = [
         name for name, value in (("TEXT", texts), ("--file", file), ("--csv", csv_file)) if value
@@ -65,8 +69,9 @@ def read_texts(
 
 def scored_columns(given: TextRows) -> list[str]:
     """The header row ``predict --out`` writes for ``given``: the input's columns (``text``
-    for texts given as arguments or a text file), then :data:`SCORE_COLUMN`."""
-    return list(dict.fromkeys([*given.rows[0], SCORE_COLUMN]))  # type: ignore[list-item]
+    for texts given as arguments or a text file), then :data:`SCORE_COLUMN` (which no input
+    has: :func:`read_texts` refuses a CSV with one)."""
+    return [*given.rows[0], SCORE_COLUMN]  # type: ignore[list-item]
 
 
 def check_scores_file(
@@ -78,12 +83,22 @@ def check_scores_file(
     """Check, before any scoring, that the scores of ``given`` may be written to ``path``: an
     existing file is replaced only with ``overwrite`` and only if it is a scores file this
     input gives (its header row exactly :func:`scored_columns`); never one of ``inputs``
-    (:func:`~videoadviser.utils.io.check_output_file`)."""
+    (:func:`~videoadviser.utils.io.check_output_file`). A scores file for other input columns
+    is told as such, and kept."""
     columns = scored_columns(given)
+
+    def other_columns(existing: Path) -> str | None:
+        header = csv_header(existing)
+        if not header or header[-1] != SCORE_COLUMN:
+            return None
+        return f"a predictions CSV for other columns (header row {','.join(header)})"
+
     return check_output_file(
         path,
+        "--out",
         kind=f"a predictions CSV with the header row {','.join(columns)}",
         is_kind=lambda existing: csv_header(existing) == columns,
+        other_kind=other_columns,
         overwrite=overwrite,
         inputs=inputs,
     )
@@ -111,6 +126,12 @@ def _csv_rows(path: Path, column: str) -> TextRows:
         if columns and column not in columns:
             raise DataError(
                 f"{path}: no column {column!r} (found {', '.join(columns)}); use --text-column"
+            )
+        if SCORE_COLUMN in columns:  # refused, not replaced: its scores would be lost
+            raise DataError(
+                f"{path}: already has a column {SCORE_COLUMN!r} (the scores of an earlier "
+                "`predict --out`?), which predict adds and would overwrite: give the CSV "
+                "without that column, or rename it"
             )
         rows: list[dict[str, object]] = []
         wheres: list[str] = []

@@ -909,11 +909,18 @@ def check_predictions_file(
     path: str | Path,
     overwrite: bool = False,
     inputs: dict[str, str | Path | None] | None = None,
+    option: str | None = None,
 ) -> Path:
     """Check, before any work, that a predictions file may be written at ``path``: an existing
     file is replaced only with ``overwrite`` and only if it is one (:func:`is_predictions_file`);
-    never one of the command's ``inputs``
-    (:func:`~videoadviser.utils.io.check_output_file`)."""
+    never one of the command's ``inputs``. Messages name ``option`` (``--out``) with the path,
+    or the path alone for a file a command names itself (a run's
+    ``seed_*/teacher_predictions.csv``): :func:`~videoadviser.utils.io.check_output_file`."""
     return check_output_file(
-        path, kind=PREDICTIONS_KIND, is_kind=is_predictions_file, overwrite=overwrite, inputs=inputs
+        path,
+        option,
+        kind=PREDICTIONS_KIND,
+        is_kind=is_predictions_file,
+        overwrite=overwrite,
+        inputs=inputs,
     )

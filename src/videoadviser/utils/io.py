@@ -259,21 +259,24 @@ def read_user_text(path: str | os.PathLike[str], error: type[VideoAdviserError] 
         raise error(
             f"{path}:{line}: not UTF-8 text (byte {start} is {raw[start : start + 1]!r}, "
             f"column {column} of that line); save the file as UTF-8, e.g. for a Latin-1 file "
-            f"`iconv -f latin1 -t utf-8 {path} > {_beside(Path(path), '-utf8')}`"
+            f"`iconv -f latin1 -t utf-8 {path} > {beside(path, '-utf8')}`"
         ) from None
 
 
-def _beside(path: Path, tag: str) -> Path:
-    """``path`` with ``tag`` after its stem: ``a/b.csv`` -> ``a/b-utf8.csv``."""
+def beside(path: str | os.PathLike[str], tag: str) -> Path:
+    """``path`` with ``tag`` after its stem, for a fixed copy a message suggests:
+    ``a/b.csv`` -> ``a/b-utf8.csv``."""
+    path = Path(path)
     return path.with_name(f"{path.stem}{tag}{path.suffix}")
 
 
 def check_output_file(
     path: str | os.PathLike[str],
-    option: str = "--out",
+    option: str | None = None,
     *,
     kind: str = "",
     is_kind: Callable[[Path], bool] | None = None,
+    other_kind: Callable[[Path], str | None] | None = None,
     overwrite: bool = False,
     inputs: Mapping[str, str | os.PathLike[str] | None] | None = None,
 ) -> Path:
@@ -286,35 +289,40 @@ def check_output_file(
     with ``overwrite`` and only when ``is_kind`` recognises it as the command's own ``kind``
     of file (words for messages, e.g. "a teacher predictions CSV"; :func:`csv_header` reads
     its header row exactly as the command writes it); without ``is_kind`` no existing file is.
-    A message never suggests ``--overwrite`` for a file it would not replace.
+    ``other_kind`` may tell, in words, what else of the command's own an existing file that
+    ``is_kind`` refuses is (e.g. "a predictions CSV for other columns"), for the message. A
+    message never suggests ``--overwrite`` for a file it would not replace.
 
     Raises:
-        ConfigError: naming ``option``, the path and what to give instead.
+        ConfigError: naming ``option`` (the command-line option that gave ``path``; ``None``
+            for a file the command names itself, e.g. inside its output folder), the path and
+            what to give instead.
     """
     target = Path(path)
+    named = f"{option} {target}" if option else str(target)
     for name, given in (inputs or {}).items():
         if given is not None and _same_file(target, Path(given)):
             raise ConfigError(
-                f"{option} {target}: is also the input {name}; writing there would replace "
+                f"{named}: is also the input {name}; writing there would replace "
                 "what the command reads: give another path"
             )
     refuse_link(target, option)
     if target.is_dir():
         raise ConfigError(
-            f"{option} {target}: is a folder; give a file path, e.g. {target / 'predictions.csv'}"
+            f"{named}: is a folder; give a file path, e.g. {target / 'predictions.csv'}"
         )
     parent = target.parent
     while not parent.exists() and parent != parent.parent:
         parent = parent.parent
     if not parent.is_dir():
-        raise ConfigError(f"{option} {target}: {parent} is a file, not a folder; give another path")
+        raise ConfigError(f"{named}: {parent} is a file, not a folder; give another path")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise ConfigError(
-            f"{option} {target}: the folder {parent} is not writable; give a path in a folder "
+            f"{named}: the folder {parent} is not writable; give a path in a folder "
             "you can write to"
         )
     if target.exists():
-        _check_replaceable_file(target, option, kind, is_kind, overwrite)
+        _check_replaceable_file(target, named, kind, is_kind, other_kind, overwrite)
     return target
 
 
@@ -327,19 +335,30 @@ def _same_file(a: Path, b: Path) -> bool:
 
 
 def _check_replaceable_file(
-    target: Path, option: str, kind: str, is_kind: Callable[[Path], bool] | None, overwrite: bool
+    target: Path,
+    named: str,
+    kind: str,
+    is_kind: Callable[[Path], bool] | None,
+    other_kind: Callable[[Path], str | None] | None,
+    overwrite: bool,
 ) -> None:
-    """Refuse to replace the existing ``target`` unless ``overwrite`` and it is the command's
-    own ``kind`` of file (:func:`check_output_file`)."""
+    """Refuse to replace the existing ``target`` (``named`` in messages) unless ``overwrite``
+    and it is the command's own ``kind`` of file (:func:`check_output_file`)."""
     if not (target.is_file() and is_kind is not None and is_kind(target)):
+        other = other_kind(target) if other_kind is not None and target.is_file() else None
+        if other:
+            raise ConfigError(
+                f"{named}: holds {other} that videoadviser wrote, not {kind}, so this command "
+                "does not replace it: give another path, or move that file away first"
+            )
         told = f" (not {kind})" if is_kind else ""
         raise ConfigError(
-            f"{option} {target}: exists and is not a file videoadviser wrote{told}, so nothing "
+            f"{named}: exists and is not a file videoadviser wrote{told}, so nothing "
             "replaces it: give another path, or move that file away first"
         )
     if not overwrite:
         raise ConfigError(
-            f"{option} {target}: holds {kind} that videoadviser wrote earlier; pass "
+            f"{named}: holds {kind} that videoadviser wrote earlier; pass "
             "--overwrite to replace it, or give another path"
         )
 
