@@ -195,6 +195,7 @@ def test_export_and_predict_from_the_command_line(
     with open(scored, newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert [r["text"] for r in rows] == [*texts, "third line"]
+    assert scored.read_text().splitlines()[0] == "text,videoadviser_score"  # each column once
     # the same command again: its own file is replaced only with --overwrite
     again = ["predict", "--model", str(out), "--backend", "onnx", "--file", str(lines)]
     assert main([*again, "--out", str(scored)]) == 2

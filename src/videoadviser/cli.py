@@ -287,6 +287,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     from videoadviser.utils.io import write_csv
 
     given = read_texts(args.text, args.file, args.csv, args.text_column)
+    columns = scored_columns(given)  # (the input's columns, then the score's)
     if args.out:  # before the model is loaded
         check_scores_file(args.out, given, args.overwrite, {"--file": args.file, "--csv": args.csv})
     model = args.model
@@ -298,7 +299,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     for row, score in zip(given.rows, scores):
         row[SCORE_COLUMN] = round(float(score), 4)
     if args.out:
-        write_csv(args.out, given.rows, scored_columns(given))
+        write_csv(args.out, given.rows, columns)
         print(f"wrote {len(given.rows)} predictions to {args.out}")
     else:
         for text, score in zip(given.texts, scores):

@@ -98,8 +98,9 @@ def prepare_retrieval_data(recipe: RetrievalRecipe, progress: bool = True) -> Re
     demo = VegasDemoConfig(clips_per_class=recipe.data.demo_clips_per_class)
     if recipe.data.make_demo and not path.exists() and path.name == PACKED_FILE:
         make_vegas_demo(path.parent, demo, progress=progress)
-    if path.name == PACKED_FILE and product_kind(path.parent) == VEGAS_SET:
-        check_complete(path.parent, remake_command(path.parent, demo))  # a video deleted since
+    embedded = recipe.data.make_demo and path.name == PACKED_FILE
+    if embedded and product_kind(path.parent) == VEGAS_SET:  # the recipe's set, made earlier:
+        check_complete(path.parent, remake_command(path.parent, demo))  # a file deleted since?
     data = read_retrieval_set(path)
     names = recipe.data.class_names
     if names:
