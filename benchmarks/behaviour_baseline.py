@@ -96,7 +96,7 @@ def numbers(tree: Any, prefix: str = "") -> dict[str, float]:
     out: dict[str, float] = {}
     if isinstance(tree, dict):
         for key, value in tree.items():
-            if "time" not in str(key) and "seconds" not in str(key):
+            if not any(word in str(key) for word in ("time", "timing", "seconds")):
                 out.update(numbers(value, f"{prefix}.{key}" if prefix else str(key)))
     elif isinstance(tree, list):
         for index, value in enumerate(tree):
