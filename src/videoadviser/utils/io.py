@@ -23,7 +23,9 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from videoadviser.errors import ConfigError, DataError, VideoAdviserError
-from videoadviser.utils.ownership import check_replaceable, write_manifest
+from videoadviser.utils.ownership import check_replaceable, refuse_link, write_manifest
+
+FILE_LINK_ADVICE = "give another path, or move the link away"  # a link where a file goes
 
 
 @contextmanager
@@ -31,7 +33,7 @@ def atomic_open(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
     """Open ``path`` for binary writing; the content appears there only if the block succeeds.
     A symbolic link at ``path`` is a user's and is never replaced (:func:`refuse_link`)."""
     target = Path(path)
-    refuse_link(target)
+    refuse_link(target, advice=FILE_LINK_ADVICE)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
@@ -52,7 +54,7 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """A temporary path beside ``path`` for a library that writes by file name (h5py); it is
     renamed to ``path`` only if the block succeeds (never over a link: :func:`refuse_link`)."""
     target = Path(path)
-    refuse_link(target)
+    refuse_link(target, advice=FILE_LINK_ADVICE)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(fd)
@@ -64,17 +66,6 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         with _suppress_oserror():
             os.unlink(tmp)
         raise
-
-
-def refuse_link(target: Path, option: str | None = None) -> None:
-    """Stop before writing the file ``target`` when it is a symbolic link: videoadviser makes
-    none, so it is a user's, and renaming a new file over it would delete it."""
-    if target.is_symlink():
-        named = f"{option} {target}" if option else str(target)
-        raise ConfigError(
-            f"{named}: is a symbolic link (to {os.readlink(target)}), and videoadviser never "
-            "replaces a link or writes through one: give another path, or move the link away"
-        )
 
 
 def current_umask() -> int:
@@ -306,7 +297,7 @@ def check_output_file(
                 f"{named}: is also the input {name}; writing there would replace "
                 "what the command reads: give another path"
             )
-    refuse_link(target, option)
+    refuse_link(target, option, FILE_LINK_ADVICE)
     if target.is_dir():
         raise ConfigError(
             f"{named}: is a folder; give a file path, e.g. {target / 'predictions.csv'}"

@@ -294,15 +294,17 @@ def refuse_foreign(folder: Path, foreign: list[str], what: str = "--out") -> Non
         )
 
 
-def refuse_link(path: Path, what: str | None = None) -> None:
-    """Refuse a ``path`` that is a symbolic link where the tool writes a folder of its own (a
-    product, a stage): the link is the user's, and what it points to is never written through,
-    cleared or replaced. The message names ``what`` the user gave it as."""
+def refuse_link(
+    path: Path, what: str | None = None, advice: str = "give a new or empty folder instead"
+) -> None:
+    """Refuse a ``path`` that is a symbolic link where the tool writes (a product, a stage, a
+    file): videoadviser makes none, so the link is the user's, and what it points to is never
+    written through, cleared or replaced. The message names ``what`` the user gave it as, then
+    ``advice``."""
     if path.is_symlink():
         raise ConfigError(
             f"{_named(path, what)}: is a symbolic link (to {os.readlink(path)}), and "
-            "videoadviser never replaces or writes through a link: give a new or empty folder "
-            "instead"
+            f"videoadviser never replaces a link or writes through one: {advice}"
         )
 
 
