@@ -327,12 +327,12 @@ def reuse_or_run(
     resumed run). With a ``stamp`` (:func:`make_stamp` of what the stage reads) a folder
     made from other inputs is an error, or, with ``overwrite``, deleted and run again."""
     with main_process_first():  # the main process claims (or clears) the folder first
-        finished = (folder / "metrics.json").is_file()
+        finished = (folder / DONE_FILE).is_file()
         if stamp is not None:
             finished = claim_stage(folder, stamp, overwrite)
     if finished:
         logger.info("reusing finished stage %s", folder)
-        return {"metrics": read_json(folder / "metrics.json"), "reused": True}
+        return {"metrics": read_json(folder / DONE_FILE), "reused": True}
     result = run()
     wait_for_everyone()  # what the main process wrote is there for every process
     return result
